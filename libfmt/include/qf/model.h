@@ -151,6 +151,9 @@ struct qf_model;
 #define QF_OPEN_NO_SET 0x01     /* open only the named file, not the split/shard set */
 #define QF_OPEN_NO_CONFIG 0x02  /* don't read config.json and friends next to a safetensors file */
 #define QF_OPEN_HEADER_ONLY 0x04/* for pipes: stop after the header (tensor data not readable) */
+#define QF_OPEN_PARTIAL 0x08    /* accept tensor data that lies past the end of a file (a truncated
+                                   download): the header must be whole; such tensors are listed
+                                   by qf_model_tensor_complete() == 0 and reads of them fail */
 
 /* Open a model. On success *out is set and QF_OK returned; on failure err (if not NULL) says
  * which file, which byte offset and what was expected vs found. format may be NULL (probe)
@@ -180,6 +183,10 @@ QF_API const struct qf_kv *qf_model_find_kv(const struct qf_model *m, const char
 QF_API size_t qf_model_n_tensors(const struct qf_model *m);
 QF_API const struct qf_tensor *qf_model_tensor(const struct qf_model *m, size_t i);
 QF_API const struct qf_tensor *qf_model_find_tensor(const struct qf_model *m, const char *name);
+
+/* 1 if all of tensor t's bytes are inside its file, 0 if the file is too short (only possible
+ * with QF_OPEN_PARTIAL). */
+QF_API int qf_model_tensor_complete(const struct qf_model *m, const struct qf_tensor *t);
 
 /* Warnings collected while opening (non-fatal oddities), one line each; NULL past the end. */
 QF_API const char *qf_model_warning(const struct qf_model *m, size_t i);
