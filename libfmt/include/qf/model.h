@@ -88,8 +88,8 @@ struct qf_kv {
 };
 
 /* Decode element i of an array. Strings are borrowed views. O(1) for fixed-size elements;
- * for string or nested arrays O(i) unless an index was built (done automatically for
- * arrays accessed out of order). Returns QF_ENOTFOUND if i >= count. */
+ * O(i) for string or nested arrays: walk those with qf_array_iter_*.
+ * Returns QF_ENOTFOUND if i >= count. */
 QF_API int qf_array_get(const struct qf_array *a, uint64_t i, struct qf_value *out);
 
 /* Sequential iteration, O(1) per element for every element type. */
