@@ -75,7 +75,7 @@ const char *qfi_quote(char *buf, size_t n, const void *s, size_t len)
             tmp[k++] = hex[c >> 4];
             tmp[k++] = hex[c & 15];
         }
-        if (o + k + 4 >= n) { /* room for "..." and NUL */
+        if (o + k + 4 > n) { /* keep room for "..." and NUL */
             if (o + 4 <= n) {
                 memcpy(buf + o, "...", 3);
                 o += 3;
