@@ -7,6 +7,8 @@
 #include "qf/types.h"
 #include "qf/model.h"
 #include "qf/writer.h"
+#include "qf/ftype.h"
+#include "qf/arch.h"
 
 #define QF_VERSION_MAJOR 0
 #define QF_VERSION_MINOR 1
