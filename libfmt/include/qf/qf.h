@@ -7,6 +7,7 @@
 #include "qf/types.h"
 #include "qf/model.h"
 #include "qf/writer.h"
+#include "qf/kernels.h"
 #include "qf/ftype.h"
 #include "qf/arch.h"
 
