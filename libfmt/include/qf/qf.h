@@ -10,6 +10,7 @@
 #include "qf/kernels.h"
 #include "qf/ftype.h"
 #include "qf/arch.h"
+#include "qf/hash.h"
 
 #define QF_VERSION_MAJOR 0
 #define QF_VERSION_MINOR 1
