@@ -897,6 +897,12 @@ static int open_index(struct qf_model *m, const char *index_path, unsigned flags
                            qfi_quote(q, sizeof q, k, kl), qfi_quote(q2, sizeof q2, f, fl));
             break;
         }
+        if (!ends_with(f, ".safetensors")) {
+            rc = qfi_error(err, QF_EUNSUPPORTED, 0, index_path, -1,
+                           "weight_map entry '%s' points to '%s', which is not a .safetensors file",
+                           qfi_quote(q, sizeof q, k, kl), qfi_quote(q2, sizeof q2, f, fl));
+            break;
+        }
         if (json_object_get(seen, f))
             continue;
         if (json_object_set_new(seen, f, json_true())) {
@@ -1181,8 +1187,10 @@ static int open_dir(struct qf_model *m, const char *dir, unsigned flags, struct 
     closedir(d);
     if (rc)
         goto out;
-    qsort(idx, nidx, sizeof *idx, cmp_str);
-    qsort(st, nst, sizeof *st, cmp_str);
+    if (nidx)
+        qsort(idx, nidx, sizeof *idx, cmp_str);
+    if (nst)
+        qsort(st, nst, sizeof *st, cmp_str);
     const char *pick = NULL;
     int pick_index = 0;
     if (nidx) {
@@ -1346,15 +1354,23 @@ static void sb_jstr(struct sbuf *b, const char *s, size_t len)
     sb_put(b, "\"", 1);
 }
 
-static const struct qfi_wtensor *g_sort_t; /* qsort has no context argument in C11 */
+struct wsort {
+    int rank;
+    const char *name;
+    size_t index;
+};
 
 static int cmp_write_order(const void *a, const void *b)
 {
-    const struct qfi_wtensor *x = &g_sort_t[*(const size_t *)a], *y = &g_sort_t[*(const size_t *)b];
-    int rx = dtype_rank(x->type), ry = dtype_rank(y->type);
-    if (rx != ry)
-        return rx > ry ? -1 : 1;
+    const struct wsort *x = a, *y = b;
+    if (x->rank != y->rank)
+        return x->rank > y->rank ? -1 : 1;
     return strcmp(x->name, y->name);
+}
+
+static int cmp_wsort_name(const void *a, const void *b)
+{
+    return strcmp(((const struct wsort *)a)->name, ((const struct wsort *)b)->name);
 }
 
 static int st_write_plan(struct qf_writer *w, struct qf_error *err)
@@ -1387,23 +1403,38 @@ static int st_write_plan(struct qf_writer *w, struct qf_error *err)
                              "tensor '%s': %llu %s elements are not a whole number of bytes",
                              t->name, (unsigned long long)t->nelem, qf_type_name(t->type));
     }
+    /* the reference order (dtype rank descending, then name) or the declaration order; names
+     * must be unique either way */
+    struct wsort *ws = calloc(w->n_t ? w->n_t : 1, sizeof *ws);
+    if (!ws)
+        return qfi_error(err, QF_ENOMEM, ENOMEM, path, -1, "out of memory");
+    for (size_t i = 0; i < w->n_t; i++) {
+        ws[i].rank = dtype_rank(w->t[i].type);
+        ws[i].name = w->t[i].name;
+        ws[i].index = i;
+    }
+    qsort(ws, w->n_t, sizeof *ws, cmp_wsort_name);
+    for (size_t k = 1; k < w->n_t; k++)
+        if (strcmp(ws[k].name, ws[k - 1].name) == 0) {
+            int rc = qfi_error(err, QF_EINVAL, 0, path, -1, "duplicate tensor name '%s'",
+                               ws[k].name);
+            free(ws);
+            return rc;
+        }
+    if (w->opts.keep_order) {
+        for (size_t i = 0; i < w->n_t; i++)
+            ws[i].index = i;
+    } else {
+        qsort(ws, w->n_t, sizeof *ws, cmp_write_order);
+    }
     size_t *order = w->order;
-    if (!order) {
-        order = w->order = calloc(w->n_t ? w->n_t : 1, sizeof *order);
-        if (!order)
-            return qfi_error(err, QF_ENOMEM, ENOMEM, path, -1, "out of memory");
+    if (!order && !(order = w->order = calloc(w->n_t ? w->n_t : 1, sizeof *order))) {
+        free(ws);
+        return qfi_error(err, QF_ENOMEM, ENOMEM, path, -1, "out of memory");
     }
-    for (size_t i = 0; i < w->n_t; i++)
-        order[i] = i;
-    if (!w->opts.keep_order) {
-        g_sort_t = w->t;
-        qsort(order, w->n_t, sizeof *order, cmp_write_order);
-        g_sort_t = NULL;
-        for (size_t k = 1; k < w->n_t; k++)
-            if (strcmp(w->t[order[k]].name, w->t[order[k - 1]].name) == 0)
-                return qfi_error(err, QF_EINVAL, 0, path, -1, "duplicate tensor name '%s'",
-                                 w->t[order[k]].name);
-    }
+    for (size_t k = 0; k < w->n_t; k++)
+        order[k] = ws[k].index;
+    free(ws);
     struct sbuf b = {0};
     sb_put(&b, "\0\0\0\0\0\0\0\0", 8); /* N, filled in below */
     sb_put(&b, "{", 1);

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "qf/qf.h"
+#include "qf_int.h" /* the module's probe, called directly */
 
 Suite *suite_safetensors(void);
 
@@ -303,6 +304,26 @@ static void check_tensors(struct qf_model *m, const char *file, uint64_t n_hdr,
  * Probe */
 START_TEST(test_probe)
 {
+    int (*probe)(const uint8_t *, size_t, uint64_t, const char *, int) =
+        qfi_format_safetensors.probe;
+    ck_assert_str_eq(qfi_format_safetensors.name, "safetensors");
+    static const uint8_t hdr[] = "\x40\0\0\0\0\0\0\0{\"attn.0\":{\"dtype\"";
+    static const uint8_t ws[] = "\x40\0\0\0\0\0\0\0 \n\t\r{\"a\"";
+    int hi = probe(hdr, sizeof hdr - 1, 96, "x.bin", 0);
+    ck_assert_int_ge(hi, 90);
+    ck_assert_int_eq(probe(ws, sizeof ws - 1, 96, "x.bin", 0), hi);
+    ck_assert_int_eq(probe(hdr, sizeof hdr - 1, 0, "-", 0), hi); /* size unknown: a pipe */
+    ck_assert_int_eq(probe(hdr, sizeof hdr - 1, 71, "x.bin", 0), 0); /* N past the end */
+    ck_assert_int_eq(probe((const uint8_t *)"GGUF\3\0\0\0\0\0", 10, 1000, "x.bin", 0), 0);
+    ck_assert_int_eq(probe((const uint8_t *)"\x40\0\0\0\0\0\0\0[1]", 11, 96, "x", 0), 0);
+    ck_assert_int_eq(probe((const uint8_t *)"\x01\0\0\0\0\0\0\0{", 9, 96, "x", 0), 0);
+    ck_assert_int_eq(probe((const uint8_t *)"", 0, 0, "m.safetensors.index.json", 0), 90);
+    int named = probe((const uint8_t *)"junk", 4, 4, "dir/m.safetensors", 0);
+    ck_assert_int_gt(named, 0);
+    ck_assert_int_lt(named, hi);
+    ck_assert_int_ge(probe(NULL, 0, 0, "fixtures/stories260K-hf", 1), 90);
+    ck_assert_int_ge(probe(NULL, 0, 0, "fixtures/st-gptq-b4-g128-sym", 1), 90);
+    ck_assert_int_eq(probe(NULL, 0, 0, "unit", 1), 0);
     /* through qf_model_open with no format: the auction must pick safetensors */
     struct qf_model *m = must_open("fixtures/stories260K-hf/model.safetensors", NULL, 0);
     ck_assert_str_eq(qf_model_format(m), "safetensors");
@@ -1263,6 +1284,8 @@ START_TEST(test_shards_bad)
     expect_fail(idx, 0, QF_EFORMAT, "plain file names");
     write_str(idx, "{\"weight_map\":{\"a\":\"..\"}}");
     expect_fail(idx, 0, QF_EFORMAT, "plain file names");
+    write_str(idx, "{\"weight_map\":{\"a\":\"pytorch_model-00001-of-00002.bin\"}}");
+    expect_fail(idx, 0, QF_EUNSUPPORTED, "not a .safetensors file");
     write_str(idx, "{\"weight_map\":{\"a\":\"b\"},\"weight_map\":{}}");
     expect_fail(idx, 0, QF_EFORMAT, "duplicate");
     qf_model_close(src);
