@@ -69,10 +69,10 @@ static const struct cli_opt opts[] = {
 static const struct cli_tool tool = {
     "qinspect",
     "[OPTION]... FILE|DIR...",
-    "Tell what is in model files: GGUF (split sets too), safetensors (shards, index), and\n"
-    "Hugging Face model directories. '-' reads standard input.",
-    "Exit status: 0 ok, 1 a label (general.file_type, quantization_config) disagrees with\n"
-    "the tensors, 2 trouble (usage, unreadable or malformed input).\n",
+    "Tell what is in model files: GGUF (split sets too), safetensors (shards, index)\n"
+    "and Hugging Face model directories. '-' reads standard input.",
+    "Exit status: 0 ok, 1 a label (general.file_type, quantization_config) disagrees\n"
+    "with the tensors, 2 trouble (usage, unreadable or malformed input).\n",
 };
 
 static struct {
@@ -847,9 +847,13 @@ static void human_summary(FILE *f, const struct report *r)
     size_t nf = qf_model_n_files(m);
     if (nf == 1) {
         const struct qf_file_info *fi = qf_model_file(m, 0);
-        fprintf(f, "  %-14s%llu bytes (%s), header %llu bytes\n", "size:",
-                (unsigned long long)fi->size, cli_human_size(a, sizeof a, fi->size),
-                (unsigned long long)fi->header_size);
+        if (fi->seekable)
+            fprintf(f, "  %-14s%llu bytes (%s), header %llu bytes\n", "size:",
+                    (unsigned long long)fi->size, cli_human_size(a, sizeof a, fi->size),
+                    (unsigned long long)fi->header_size);
+        else
+            fprintf(f, "  %-14sa stream, header %llu bytes\n", "size:",
+                    (unsigned long long)fi->header_size);
     } else {
         uint64_t total = 0;
         for (size_t i = 0; i < nf; i++)

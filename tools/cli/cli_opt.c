@@ -22,7 +22,7 @@ const struct cli_opt cli_common_opts[] = {
      "show progress on stderr even when it is not a terminal"},
     {"no-progress", 0, CLI_OPT_NO_PROGRESS, CLI_ARG_NONE, NULL, "never show progress"},
     {"simd", 0, CLI_OPT_SIMD, CLI_ARG_REQUIRED, "LEVEL",
-     "force a kernel level (scalar, sse2, avx2, avx512, neon); 'list' prints the usable ones"},
+     "force a kernel level (scalar, avx2, avx512); 'list' prints the usable ones"},
     {"format", 0, CLI_OPT_FORMAT, CLI_ARG_REQUIRED, "NAME",
      "read inputs as this container format (gguf, safetensors) instead of probing"},
     {0, 0, 0, 0, NULL, NULL},
@@ -179,6 +179,31 @@ int cli_opt_rest(const struct cli_parser *p)
     return optind;
 }
 
+/* Write text wrapped at 79 columns, continuation lines indented to col. */
+static void wrap(FILE *f, const char *text, int col)
+{
+    const int width = 79 - col;
+    const char *p = text;
+    while (*p) {
+        size_t len = strlen(p);
+        if ((int)len <= width) {
+            fprintf(f, "%s\n", p);
+            return;
+        }
+        int cut = width;
+        while (cut > 0 && p[cut] != ' ')
+            cut--;
+        if (cut == 0) /* one long word */
+            cut = (int)strcspn(p, " ");
+        fprintf(f, "%.*s\n", cut, p);
+        p += cut;
+        while (*p == ' ')
+            p++;
+        if (*p)
+            fprintf(f, "%*s", col, "");
+    }
+}
+
 static void help_table(FILE *f, const struct cli_opt *t)
 {
     const int col = 28;
@@ -206,9 +231,10 @@ static void help_table(FILE *f, const struct cli_opt *t)
                 n += snprintf(left + n, sizeof left - (size_t)n, " %s", o->metavar);
         }
         if (n >= col - 1)
-            fprintf(f, "%s\n%*s%s\n", left, col, "", o->help);
+            fprintf(f, "%s\n%*s", left, col, "");
         else
-            fprintf(f, "%-*s%s\n", col, left, o->help);
+            fprintf(f, "%-*s", col, left);
+        wrap(f, o->help, col);
     }
 }
 
