@@ -1601,7 +1601,7 @@ KERN_Q(q8_K)
 }
 
 /* =======================================================================================
- * The reference table
+ * The reference table (this file's kernels and those of kern_iq.c)
  */
 const struct kern_table kern_table_scalar = {
     .name = "scalar",
@@ -1624,6 +1624,15 @@ const struct kern_table kern_table_scalar = {
         [QF_TYPE_F8_E8M0] = kern_dq_f8_e8m0,
         [QF_TYPE_F8_E4M3FNUZ] = kern_dq_f8_e4m3fnuz,
         [QF_TYPE_F8_E5M2FNUZ] = kern_dq_f8_e5m2fnuz,
+        /* kern_iq.c */
+        [QF_TYPE_IQ2_XXS] = kern_dq_iq2_xxs, [QF_TYPE_IQ2_XS] = kern_dq_iq2_xs,
+        [QF_TYPE_IQ2_S] = kern_dq_iq2_s,     [QF_TYPE_IQ3_XXS] = kern_dq_iq3_xxs,
+        [QF_TYPE_IQ3_S] = kern_dq_iq3_s,     [QF_TYPE_IQ1_S] = kern_dq_iq1_s,
+        [QF_TYPE_IQ1_M] = kern_dq_iq1_m,     [QF_TYPE_IQ4_NL] = kern_dq_iq4_nl,
+        [QF_TYPE_IQ4_XS] = kern_dq_iq4_xs,   [QF_TYPE_TQ1_0] = kern_dq_tq1_0,
+        [QF_TYPE_TQ2_0] = kern_dq_tq2_0,     [QF_TYPE_MXFP4] = kern_dq_mxfp4,
+        [QF_TYPE_NVFP4] = kern_dq_nvfp4,     [QF_TYPE_Q1_0] = kern_dq_q1_0,
+        [QF_TYPE_Q2_0] = kern_dq_q2_0,       [QF_TYPE_F4] = kern_dq_f4,
     },
     .q = {
         [QF_TYPE_F32] = kern_q_f32,      [QF_TYPE_F16] = kern_q_f16,
@@ -1634,5 +1643,14 @@ const struct kern_table kern_table_scalar = {
         [QF_TYPE_Q2_K] = kern_q_q2_K,    [QF_TYPE_Q3_K] = kern_q_q3_K,
         [QF_TYPE_Q4_K] = kern_q_q4_K,    [QF_TYPE_Q5_K] = kern_q_q5_K,
         [QF_TYPE_Q6_K] = kern_q_q6_K,    [QF_TYPE_Q8_K] = kern_q_q8_K,
+        /* kern_iq.c */
+        [QF_TYPE_IQ2_XXS] = kern_q_iq2_xxs, [QF_TYPE_IQ2_XS] = kern_q_iq2_xs,
+        [QF_TYPE_IQ2_S] = kern_q_iq2_s,     [QF_TYPE_IQ3_XXS] = kern_q_iq3_xxs,
+        [QF_TYPE_IQ3_S] = kern_q_iq3_s,     [QF_TYPE_IQ1_S] = kern_q_iq1_s,
+        [QF_TYPE_IQ1_M] = kern_q_iq1_m,     [QF_TYPE_IQ4_NL] = kern_q_iq4_nl,
+        [QF_TYPE_IQ4_XS] = kern_q_iq4_xs,   [QF_TYPE_TQ1_0] = kern_q_tq1_0,
+        [QF_TYPE_TQ2_0] = kern_q_tq2_0,     [QF_TYPE_MXFP4] = kern_q_mxfp4,
+        [QF_TYPE_NVFP4] = kern_q_nvfp4,     [QF_TYPE_Q1_0] = kern_q_q1_0,
+        [QF_TYPE_Q2_0] = kern_q_q2_0,
     },
 };
