@@ -89,7 +89,8 @@ KERN_Q(q1_0)
     for (int64_t i = 0; i < n_per_row / 128; i++, src += 128, y += 18) {
         float sum = 0.0f;
         for (int j = 0; j < 128; j++)
-            sum += fabsf(src[j]);
+            if (src[j] == src[j])   /* NaN is skipped (it would make d NaN; undefined upstream) */
+                sum += fabsf(src[j]);
         iq_f2h(y, sum / 128);
         memset(y + 2, 0, 16);
         for (int j = 0; j < 128; j++)
@@ -337,12 +338,13 @@ KERN_DQ(tq1_0)
     }
 }
 
-/* max|x| over a block as ggml's MAX(amax, fabsf(v)): a NaN element makes it NaN. */
+/* max|x| over a block; NaN elements are skipped (upstream they make d NaN) and quantize to 0. */
 static float tq_amax(const float *x)
 {
     float amax = 0.0f;
     for (int j = 0; j < QK_K; j++)
-        amax = iq_fmax(amax, fabsf(x[j]));
+        if (fabsf(x[j]) > amax)
+            amax = fabsf(x[j]);
     return amax;
 }
 
