@@ -57,7 +57,6 @@ static inline int iq_round(float v)
 }
 
 static inline int iq_min(int a, int b) { return a < b ? a : b; }
-static inline int iq_max(int a, int b) { return a > b ? a : b; }
 static inline int iq_clamp(int v, int lo, int hi) { return v < lo ? lo : v > hi ? hi : v; }
 /* ggml's MAX(a, b) for floats: (a > b ? a : b) - keeps b when a is NaN. */
 static inline float iq_fmax(float a, float b) { return a > b ? a : b; }
@@ -853,14 +852,16 @@ static inline void iq_levels(const float *xval, float id, int nl, int8_t *L, int
         L[i] = (int8_t)iq_clamp(iq_nint(0.5f * (id * xval[i] - 1)), 0, nl - 1);
 }
 
-/* Put every group of a block onto the grid at inverse scale id (neighbour search at scale
- * 1/id... or `nscale`); per-group on-grid flags into on (may be NULL). */
+/* Put ngroups groups onto the grid: levels for inverse scale id, and for a group off the grid
+ * its best neighbour at scale nscale (the reference passes 1/id while searching and the found
+ * scale when refitting). Per-group on-grid flags into on (may be NULL). Levels are 0..2 for
+ * the 2-bit grids (odd levels 1, 3, 5) and 0..7 for the 3-bit ones. */
 static void iq_to_grid(const struct kern_iqgrid *G, const float *xval, const float *waux,
                        float id, float nscale, int ngroups, int8_t *L, int *on)
 {
     const int n = G->group;
     for (int k = 0; k < ngroups; k++) {
-        iq_levels(xval + n * k, id, (1 << G->bits) == 4 ? 3 : 8, L + n * k, n);
+        iq_levels(xval + n * k, id, G->bits == 2 ? 3 : 8, L + n * k, n);
         const uint16_t *list;
         const int gi = iq_lookup(G, iq_pattern(L + n * k, n, G->bits), &list);
         if (on)

@@ -63,4 +63,26 @@ struct kern_iqgrid {
  * not be allocated (then every later call returns NULL too). */
 const struct kern_iqgrid *kern_iqgrid_get(enum kern_iqg g);
 
+/* ---------------------------------------------------------------------------------------
+ * SIMD dequantizers (kern_iq_avx2.c), x86 with GCC or clang only. Same signature and the same
+ * float bits as kern_dq_<t> for every input. *_avx2 need KERN_CPU_AVX2, *_avx512 need
+ * KERN_CPU_AVX512 (kern.h, kern_cpu_features()); they are meant for the dispatch tables.
+ */
+#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
+#define KERN_IQ_X86 1
+#else
+#define KERN_IQ_X86 0
+#endif
+#if KERN_IQ_X86
+#include <stddef.h>
+void kern_dq_iq4_nl_avx2(const void *restrict src, float *restrict dst, size_t nblocks);
+void kern_dq_iq4_xs_avx2(const void *restrict src, float *restrict dst, size_t nblocks);
+void kern_dq_tq1_0_avx2(const void *restrict src, float *restrict dst, size_t nblocks);
+void kern_dq_tq2_0_avx2(const void *restrict src, float *restrict dst, size_t nblocks);
+void kern_dq_iq4_nl_avx512(const void *restrict src, float *restrict dst, size_t nblocks);
+void kern_dq_iq4_xs_avx512(const void *restrict src, float *restrict dst, size_t nblocks);
+void kern_dq_tq1_0_avx512(const void *restrict src, float *restrict dst, size_t nblocks);
+void kern_dq_tq2_0_avx512(const void *restrict src, float *restrict dst, size_t nblocks);
+#endif
+
 #endif /* QF_KERN_IQTAB_H */

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kern/kern.h"
 #include "kern/kern_iqtab.h"
 #include "kern/kern_ref.h"
 #include "qf_int.h"
@@ -841,6 +842,61 @@ START_TEST(test_roundtrip_error)
 }
 END_TEST
 
+/* ---------------------------------------------------------------------------------------
+ * SIMD dequantizers (kern_iq_avx2.c): bit-identical to the scalar reference on random blocks
+ * (random fp16 scales include NaN, Inf and subnormals), every count 0..9 and unaligned
+ * pointers; nothing written past the end.
+ */
+#if KERN_IQ_X86
+struct simd_case {
+    const char *name;
+    dq_fn simd, ref;
+    int bytes, blck;
+    unsigned feature;
+};
+static const struct simd_case simd_cases[] = {
+    {"iq4_nl avx2", kern_dq_iq4_nl_avx2, kern_dq_iq4_nl, 18, 32, KERN_CPU_AVX2},
+    {"iq4_xs avx2", kern_dq_iq4_xs_avx2, kern_dq_iq4_xs, 136, 256, KERN_CPU_AVX2},
+    {"tq1_0 avx2", kern_dq_tq1_0_avx2, kern_dq_tq1_0, 54, 256, KERN_CPU_AVX2},
+    {"tq2_0 avx2", kern_dq_tq2_0_avx2, kern_dq_tq2_0, 66, 256, KERN_CPU_AVX2},
+    {"iq4_nl avx512", kern_dq_iq4_nl_avx512, kern_dq_iq4_nl, 18, 32, KERN_CPU_AVX512},
+    {"iq4_xs avx512", kern_dq_iq4_xs_avx512, kern_dq_iq4_xs, 136, 256, KERN_CPU_AVX512},
+    {"tq1_0 avx512", kern_dq_tq1_0_avx512, kern_dq_tq1_0, 54, 256, KERN_CPU_AVX512},
+    {"tq2_0 avx512", kern_dq_tq2_0_avx512, kern_dq_tq2_0, 66, 256, KERN_CPU_AVX512},
+};
+#define N_SIMD (int)(sizeof simd_cases / sizeof simd_cases[0])
+
+START_TEST(test_simd_dequant)
+{
+    const struct simd_case *c = &simd_cases[_i];
+    if (!(kern_cpu_features() & c->feature))
+        return;   /* this CPU cannot run it */
+    enum { MAXB = 9 };
+    uint8_t *src = malloc((size_t)c->bytes * MAXB + 1);
+    float *a = malloc(((size_t)c->blck * MAXB + 2) * sizeof(float));
+    float *b = malloc(((size_t)c->blck * MAXB + 2) * sizeof(float));
+    ck_assert(src && a && b);
+    for (int round = 0; round < 200; round++) {
+        const size_t nb = (size_t)(round % (MAXB + 1));
+        const size_t n = nb * (size_t)c->blck;
+        for (size_t i = 0; i < (size_t)c->bytes * MAXB + 1; i++)
+            src[i] = (uint8_t)rnd32();
+        for (size_t i = 0; i < n + 2; i++)
+            a[i] = b[i] = -1234.5f;
+        const uint8_t *s = src + (round & 1);   /* unaligned source every other round */
+        c->ref(s, b + 1, nb);
+        c->simd(s, a + 1, nb);
+        ck_assert_msg(memcmp(a, b, (n + 2) * sizeof(float)) == 0, "%s: %zu blocks differ (round %d)",
+                      c->name, nb, round);
+        ck_assert(a[n + 1] == -1234.5f && a[0] == -1234.5f);
+    }
+    free(src);
+    free(a);
+    free(b);
+}
+END_TEST
+#endif
+
 /* The type table agrees with the block layouts implemented here. */
 START_TEST(test_type_sizes)
 {
@@ -883,6 +939,12 @@ Suite *suite_kern_iq(void)
     tcase_add_test(tc, test_grid_dequant_hand);
     tcase_add_test(tc, test_iq3_s_zero_block_layout);
     suite_add_tcase(s, tc);
+
+#if KERN_IQ_X86
+    tc = tcase_create("simd");
+    tcase_add_loop_test(tc, test_simd_dequant, 0, N_SIMD);
+    suite_add_tcase(s, tc);
+#endif
 
     tc = tcase_create("robust");
     tcase_set_timeout(tc, 60);
