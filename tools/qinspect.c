@@ -230,7 +230,8 @@ static void jset(json_t *obj, const char *key, json_t *v)
 /* Dump with placeholders replaced by their number text. */
 static char *jdump(const json_t *j)
 {
-    char *s = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    /* ASCII only: a terminal showing the JSON cannot be steered by escapes or bidi marks */
+    char *s = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII);
     if (!s)
         cli_die(CLI_EXIT_TROUBLE, "out of memory");
     char pat[64];
@@ -468,8 +469,10 @@ static void check_gguf_label(struct report *r)
         return;
     }
     size_t nt = qf_model_n_tensors(r->m);
-    if (nt == 0)
+    if (nt == 0) {
+        snprintf(l->detail, sizeof l->detail, "no tensors");
         return;
+    }
     /* predictions of the known llama-quantize versions: a tensor agrees with the label if
      * its type is one of them */
     unsigned base_flags = qf_model_find_kv(r->m, "quantize.imatrix.file") ? QF_QUANT_IMATRIX : 0;
@@ -804,13 +807,15 @@ static void print_arch_line(FILE *f, const struct qf_arch *a)
             n += (size_t)snprintf(line + n, sizeof line - n, __VA_ARGS__);                    \
     } while (0)
     if (a->known & QF_ARCH_N_LAYER)
-        ADD("%s%llu layers", n ? ", " : "", (unsigned long long)a->n_layer);
+        ADD("%s%llu layer%s", n ? ", " : "", (unsigned long long)a->n_layer,
+            a->n_layer == 1 ? "" : "s");
     if (a->known & QF_ARCH_N_EMBD)
         ADD("%swidth %llu", n ? ", " : "", (unsigned long long)a->n_embd);
     if (a->known & QF_ARCH_N_FF)
         ADD("%sfeed-forward %llu", n ? ", " : "", (unsigned long long)a->n_ff);
     if (a->known & QF_ARCH_N_HEAD) {
-        ADD("%s%llu heads", n ? ", " : "", (unsigned long long)a->n_head);
+        ADD("%s%llu head%s", n ? ", " : "", (unsigned long long)a->n_head,
+            a->n_head == 1 ? "" : "s");
         if ((a->known & QF_ARCH_N_HEAD_KV) && a->n_head_kv != a->n_head)
             ADD(" (%llu KV)", (unsigned long long)a->n_head_kv);
     }
@@ -901,10 +906,13 @@ static void human_summary(FILE *f, const struct report *r)
     if (missing)
         fprintf(f, "  %-14s%llu tensors lie past the end of the data (truncated file)\n",
                 "incomplete:", (unsigned long long)missing);
-    fprintf(f, "  %-14s%llu (%s)\n", "parameters:", (unsigned long long)r->params,
-            cli_human_count(a, sizeof a, r->params));
-    fprintf(f, "  %-14s%llu bytes (%s)\n", "tensor data:", (unsigned long long)r->bytes,
-            cli_human_size(b, sizeof b, r->bytes));
+    fprintf(f, "  %-14s%llu", "parameters:", (unsigned long long)r->params);
+    if (r->params >= 1000)
+        fprintf(f, " (%s)", cli_human_count(a, sizeof a, r->params));
+    fprintf(f, "\n  %-14s%llu bytes", "tensor data:", (unsigned long long)r->bytes);
+    if (r->bytes >= 1024)
+        fprintf(f, " (%s)", cli_human_size(b, sizeof b, r->bytes));
+    fputc('\n', f);
     if (r->params)
         fprintf(f, "  %-14s%.3f\n", "bits/weight:", (double)r->bytes * 8.0 / (double)r->params);
     int idx[QF_TYPE_END];

@@ -1,0 +1,1 @@
+qinspect --ctx=12x model.gguf

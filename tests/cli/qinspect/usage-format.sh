@@ -1,0 +1,1 @@
+qinspect --format=onnx model.gguf

@@ -1,0 +1,1 @@
+qinspect --json --ndjson model.gguf

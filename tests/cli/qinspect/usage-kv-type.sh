@@ -1,0 +1,1 @@
+qinspect --kv-type=q9_9 model.gguf

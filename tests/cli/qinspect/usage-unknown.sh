@@ -1,0 +1,1 @@
+qinspect --bogus model.gguf
