@@ -508,6 +508,10 @@ static int gg_parse(struct gg_cur *c, struct gg_hdr *h, struct qf_model *m, int 
         }
         char kq[160];
         gg_quote(kq, sizeof kq, c, koff, klen);
+        if (memchr(c->buf + koff, 0, (size_t)klen)) {
+            rc = gg_fail(c, QF_EFORMAT, rec, "metadata key '%s' contains a NUL byte", kq);
+            goto out;
+        }
         uint64_t first;
         int d = gg_set_add(&keys, c->buf, koff, klen, rec, &first);
         if (d < 0) {
@@ -582,8 +586,7 @@ static int gg_parse(struct gg_cur *c, struct gg_hdr *h, struct qf_model *m, int 
             if (vc.nested)
                 qfi_model_warn(m, "%s: metadata key '%s' is an array of arrays, which llama.cpp "
                                "rejects", c->path, kq);
-            if (!qfi_utf8_valid(c->buf + koff, (size_t)klen) ||
-                memchr(c->buf + koff, 0, (size_t)klen))
+            if (!qfi_utf8_valid(c->buf + koff, (size_t)klen))
                 qfi_model_warn(m, "%s: metadata key '%s' is not valid UTF-8 text", c->path, kq);
         }
     }
@@ -657,9 +660,13 @@ static int gg_parse(struct gg_cur *c, struct gg_hdr *h, struct qf_model *m, int 
             }
             ne[k] = (int64_t)v;
         }
-        if (ne[0] && ne[1] && ne[2] && ne[3] &&
-            (INT64_MAX / ne[1] <= ne[0] || INT64_MAX / ne[2] <= ne[0] * ne[1] ||
-             INT64_MAX / ne[3] <= ne[0] * ne[1] * ne[2])) {
+        /* llama.cpp's check, applied also when a dimension is 0 (then the others must still
+         * multiply within int64: writers compute that product) */
+        int64_t nz[GG_MAX_DIMS];
+        for (int k = 0; k < GG_MAX_DIMS; k++)
+            nz[k] = ne[k] ? ne[k] : 1;
+        if (INT64_MAX / nz[1] <= nz[0] || INT64_MAX / nz[2] <= nz[0] * nz[1] ||
+            INT64_MAX / nz[3] <= nz[0] * nz[1] * nz[2]) {
             rc = gg_fail(c, QF_EFORMAT, rec,
                          "tensor '%s' has dimensions %lld x %lld x %lld x %lld, whose element "
                          "count overflows int64",

@@ -66,7 +66,7 @@ class G:
     def kv(self, key, vtype, payload):
         """payload: bytes already encoded"""
         self.s(key)
-        self.mark("key '%s'" % key)
+        self.mark("key '%s'" % (key if isinstance(key, str) else key.decode("latin-1")))
         self.u32(vtype)
         self.mark("value type of '%s'" % key)
         self.raw(payload)
@@ -220,6 +220,8 @@ def main():
         "string value of 100 bytes with 16 left")
     add("key-empty.gguf", G().header(0, 1).kv("", U32, struct.pack("<I", 1)).raw(bytes(8)).b,
         "empty metadata key")
+    add("key-nul.gguf", G().header(0, 1).kv(b"general\0name", U32, struct.pack("<I", 1)).b,
+        "metadata key with an embedded NUL")
     g = G().header(0, 2)
     g.kv_u32("general.alignment", 32).kv_u32("general.alignment", 32)
     add("key-duplicate.gguf", g.b, "general.alignment defined twice")
@@ -269,6 +271,8 @@ def main():
         "dimensions 2^32 x 2^32: element count overflows int64")
     add("dims-overflow-4d.gguf", one_tensor(dims=(1 << 16,) * 4),
         "dimensions (2^16)^4: element count overflows int64")
+    add("dims-overflow-empty.gguf", one_tensor(dims=(1 << 40, 0, 1 << 40)),
+        "dimensions 2^40 x 0 x 2^40: empty, but the other dimensions overflow int64")
     add("bytes-overflow.gguf", one_tensor(dims=(1 << 31, 1 << 30), ttype=T_F64),
         "f64 [2^31, 2^30]: 2^61 elements fit, 2^64 bytes do not")
     add("type-removed-4.gguf", one_tensor(dims=(32,), ttype=4), "type id 4 (q4_2, removed)")

@@ -1201,6 +1201,14 @@ START_TEST(test_bad_keys)
     gb_kv_str(&b, "a.b", "again");
     EXPECT_FAIL(&b, QF_EFORMAT, "duplicate metadata key 'a.b' (first at offset 24)");
     gb_free(&b);
+    /* a NUL inside a key: no C string can name it */
+    memset(&b, 0, sizeof b);
+    gb_hdr(&b, 3, 0, 1);
+    gb_strn(&b, "a\0b", 3);
+    gb_u32(&b, QF_V_U8);
+    gb_u8(&b, 1);
+    EXPECT_FAIL(&b, QF_EFORMAT, "metadata key 'a\\x00b' contains a NUL byte");
+    gb_free(&b);
     /* value type 13 (our NULL) and beyond are invalid in a file */
     memset(&b, 0, sizeof b);
     gb_hdr(&b, 3, 0, 1);
@@ -1407,6 +1415,11 @@ START_TEST(test_bad_dims)
     const uint64_t big4[4] = {1 << 16, 1 << 16, 1 << 16, 1 << 16};
     mk_tensor(&b, "t", 1, 4, big4, QF_TYPE_I8, 32);
     EXPECT_FAIL(&b, QF_EFORMAT, "65536 x 65536 x 65536 x 65536");
+    gb_free(&b);
+    /* an empty tensor whose other dimensions overflow all the same */
+    const uint64_t zbig[3] = {1ull << 40, 0, 1ull << 40};
+    mk_tensor(&b, "t", 1, 3, zbig, QF_TYPE_F32, 32);
+    EXPECT_FAIL(&b, QF_EFORMAT, "element count overflows int64");
     gb_free(&b);
     /* the element count fits, the byte count does not */
     const uint64_t bytes[2] = {1ull << 31, 1ull << 30};
