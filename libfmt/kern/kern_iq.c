@@ -13,9 +13,12 @@
  *   - IQ2_XXS, IQ2_XS and IQ1_S need importance weights in ggml; imatrix == NULL here means
  *     all-ones importance (bit-identical to passing a vector of 1.0f),
  *   - the IQ1/IQ2/IQ3 searches follow ggml's procedure step by step, including its
- *     neighbour lists (kern_iqtab.c) and the IQ3_S output layout quirk described there.
- * Inputs ggml leaves undefined (NaN, +-Inf, importance weights that are all zero) never crash
- * and always give a block the dequantizer accepts; their exact bytes are ours.
+ *     neighbour lists (kern_iqtab.c) and the IQ3_S output layout quirk (see kern_q_iq3_s);
+ *   - where ggml reads stale or uninitialised memory (the shift flags of an all-zero block in
+ *     IQ1_S / IQ1_M) we write what ggml's later fix writes (no shift).
+ * Inputs ggml leaves undefined (NaN, +-Inf, all-zero importance weights) never crash; NaN
+ * inputs still give finite scales (NaN elements count as zero or drop their block), while
+ * +-Inf and magnitudes beyond the fp16 range may give infinite scales, as they do upstream.
  */
 #include "kern/kern_ref.h"
 
