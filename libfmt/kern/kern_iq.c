@@ -16,10 +16,10 @@
  *     neighbour lists (kern_iqtab.c) and the IQ3_S output layout quirk (see kern_q_iq3_s);
  *   - where ggml reads stale or uninitialised memory (the shift flags of an all-zero block in
  *     IQ1_S / IQ1_M) we write what ggml's later fix writes (no shift).
- * Inputs ggml leaves undefined (NaN, +-Inf, all-zero importance weights) never crash; NaN
- * inputs still give finite scales (a NaN element becomes 0, -d for Q1_0, or zeroes its block or
- * super-block), while
- * +-Inf and magnitudes beyond the fp16 range may give infinite scales, as they do upstream.
+ * Inputs ggml leaves undefined (NaN, +-Inf, all-zero importance weights) never crash. NaN
+ * inputs still give finite scales (a NaN element becomes 0, -d for Q1_0, or zeroes its block
+ * or super-block); +-Inf and magnitudes beyond the fp16 range may give infinite scales, as
+ * they do upstream.
  */
 #include "kern/kern_ref.h"
 
