@@ -425,7 +425,8 @@ static void collect(struct report *r)
             r->quantized_layout = 1;
     }
     qf_arch_from_model(m, &r->arch);
-    if (qf_model_find_kv(m, "quantization_config.quant_method"))
+    if (qf_model_find_kv(m, "quantization_config.quant_method") ||
+        qf_model_find_kv(m, "quantize_config.bits") || qf_model_find_kv(m, "quant_config.w_bit"))
         r->quantized_layout = 1;
 }
 
@@ -553,7 +554,6 @@ static void check_st_label(struct report *r)
     struct label *l = &r->lab;
     struct qf_model *m = r->m;
     l->ftype = -1;
-    const struct qf_kv *qm = kv_str(m, "quantization_config.quant_method");
     size_t nt = qf_model_n_tensors(m);
     size_t n_qweight = 0, n_packed = 0, n_absmax = 0, n_f8 = 0;
     for (size_t i = 0; i < nt; i++) {
@@ -568,7 +568,26 @@ static void check_st_label(struct report *r)
         if (t->type == QF_TYPE_F8_E4M3 || t->type == QF_TYPE_F8_E5M2)
             n_f8++;
     }
-    if (!qm) {
+    /* the label: config.json's quantization_config, else AutoGPTQ's quantize_config.json,
+     * else legacy AutoAWQ's quant_config.json */
+    char method[40] = "";
+    const char *pre = NULL;
+    const struct qf_kv *qm = kv_str(m, "quantization_config.quant_method");
+    uint64_t tmp;
+    if (qm) {
+        pre = "quantization_config.";
+        cli_escape(method, sizeof method, qm->val.v.s.ptr, (size_t)qm->val.v.s.len);
+        for (char *p = method; *p; p++)
+            if (*p >= 'A' && *p <= 'Z')
+                *p = (char)(*p - 'A' + 'a');
+    } else if (kv_uint(m, "quantize_config.bits", &tmp)) {
+        pre = "quantize_config.";
+        snprintf(method, sizeof method, "gptq");
+    } else if (kv_uint(m, "quant_config.w_bit", &tmp)) {
+        pre = "quant_config.";
+        snprintf(method, sizeof method, "awq");
+    }
+    if (!pre) {
         if (n_qweight) {
             l->present = 1;
             l->source = "quantization_config";
@@ -582,21 +601,20 @@ static void check_st_label(struct report *r)
         return;
     }
     l->present = 1;
-    l->source = "quantization_config";
-    char method[40];
-    cli_escape(method, sizeof method, qm->val.v.s.ptr, (size_t)qm->val.v.s.len);
-    for (char *p = method; *p; p++)
-        if (*p >= 'A' && *p <= 'Z')
-            *p = (char)(*p - 'A' + 'a');
-    uint64_t bits = 0, gs_u = 0;
+    l->source = strcmp(pre, "quantization_config.") == 0 ? "quantization_config"
+                : strcmp(pre, "quantize_config.") == 0   ? "quantize_config.json"
+                                                         : "quant_config.json";
+    char key[64];
+    uint64_t bits = 0;
     int64_t gs = 0;
-    int have_bits = kv_uint(m, "quantization_config.bits", &bits) ||
-                    kv_uint(m, "quantization_config.w_bit", &bits);
-    const struct qf_kv *gkv = qf_model_find_kv(m, "quantization_config.group_size");
+#define PKEY(k) (snprintf(key, sizeof key, "%s%s", pre, k), key)
+    int have_bits = kv_uint(m, PKEY("bits"), &bits) || kv_uint(m, PKEY("w_bit"), &bits);
+    const struct qf_kv *gkv = qf_model_find_kv(m, PKEY("group_size"));
     if (!gkv)
-        gkv = qf_model_find_kv(m, "quantization_config.q_group_size");
+        gkv = qf_model_find_kv(m, PKEY("q_group_size"));
     int have_gs = gkv && qf_value_as_i64(&gkv->val, &gs) == QF_OK;
-    (void)gs_u;
+    const struct qf_kv *ver = kv_str(m, PKEY("version"));
+#undef PKEY
     if (have_bits && have_gs)
         snprintf(l->text, sizeof l->text, "%s %llu-bit group %lld", method,
                  (unsigned long long)bits, (long long)gs);
@@ -607,7 +625,6 @@ static void check_st_label(struct report *r)
 
     int gptq = strcmp(method, "gptq") == 0, awq = strcmp(method, "awq") == 0;
     if (gptq || awq) {
-        const struct qf_kv *ver = kv_str(m, "quantization_config.version");
         int gemv = awq && ver && ver->val.v.s.len >= 4 && memcmp(ver->val.v.s.ptr, "gemv", 4) == 0;
         if (n_qweight == 0) {
             l->status = 2;
@@ -1580,6 +1597,17 @@ int main(int argc, char **argv)
                      cli_escape(q, sizeof q, path, strlen(path)), r.lab.source, r.lab.text,
                      (unsigned long long)r.lab.differing, (unsigned long long)r.lab.checked,
                      r.is_gguf ? "quantizable tensors" : "checked tensors", r.lab.detail);
+            /* -v: every difference (the first 64) */
+            for (size_t k = 0; cli_level >= 3 && k < json_array_size(r.lab.diffs); k++) {
+                json_t *d = json_array_get(r.lab.diffs, k);
+                const char *tn = json_string_value(json_object_get(d, "tensor"));
+                char tq[300];
+                cli_info(3, "'%s': '%s' is %s, expected %s",
+                         cli_escape(q, sizeof q, path, strlen(path)),
+                         cli_escape(tq, sizeof tq, tn ? tn : "", tn ? strlen(tn) : 0),
+                         json_string_value(json_object_get(d, "type")),
+                         json_string_value(json_object_get(d, "expected")));
+            }
         }
         if (o.json) {
             json_array_append_new(models, json_report(&r));
