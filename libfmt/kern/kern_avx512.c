@@ -1,4 +1,595 @@
-/* kern_avx512.c - AVX-512 kernels (placeholder table while the kernels are written). */
+/* kern_avx512.c - AVX-512 (F, BW, VL, DQ) kernels. Built with -mavx512f -mavx512bw -mavx512vl
+ * -mavx512dq -mfma -mf16c -mavx2; only the table is exported, installed only after cpu.c has seen
+ * CPU and OS support. Entries left NULL use the AVX2 kernels.
+ *
+ * Same rules as kern_avx2.c: each element goes through the float operations of the scalar
+ * reference in the same order (no FMA), float->int conversions are cvttps2dq, narrowing keeps the
+ * low bits (vpmovdb/vpmovdw truncate, as the reference's casts do on x86), and reductions are
+ * only used where their result does not depend on the order. The quantizers work on groups of
+ * 16 blocks: per-block reductions first (independent, so they overlap in the pipeline), then
+ * the 16 scales in one vector (IEEE division is exact whatever the width), then the codes.
+ */
 #include "kern/kern.h"
 
-const struct kern_table kern_table_avx512 = {.name = "avx512"};
+#include <float.h>
+#include <immintrin.h>
+#include <string.h>
+
+#define GROUP 16
+
+static inline float h2f(const uint8_t *p)
+{
+    uint16_t h;
+    memcpy(&h, p, 2);
+    return _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(h)));
+}
+
+/* 16 floats -> 16 halves (RNE; NaN -> sign | 0x7E00 as kern_f32_to_f16) */
+static inline void f32_to_f16x16(const float *f, uint16_t *h)
+{
+    const __m512 v = _mm512_loadu_ps(f);
+    _mm256_storeu_si256((__m256i *)h, _mm512_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT));
+    __mmask16 nan = _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+    while (nan) {
+        const int i = __builtin_ctz(nan);
+        h[i] = kern_f32_to_f16(f[i]);
+        nan &= (__mmask16)(nan - 1);
+    }
+}
+
+static inline void put16(uint8_t *p, uint16_t h)
+{
+    memcpy(p, &h, 2);
+}
+
+/* ---------------------------------------------------------------------------------------
+ * Plain types
+ */
+static void dq_f16(const void *restrict src, float *restrict dst, size_t n)
+{
+    const uint8_t *s = src;
+    size_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        _mm512_storeu_ps(dst + i, _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(s + 2 * i))));
+        _mm512_storeu_ps(dst + i + 16,
+                         _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(s + 2 * i + 32))));
+    }
+    for (; i + 16 <= n; i += 16)
+        _mm512_storeu_ps(dst + i, _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(s + 2 * i))));
+    kern_dq_f16(s + 2 * i, dst + i, n - i);
+}
+
+static void q_f16(const float *restrict src, void *restrict dst, int64_t n, const float *imx)
+{
+    (void)imx;
+    uint8_t *d = dst;
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        const __m512 v = _mm512_loadu_ps(src + i);
+        if (_mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q)) {
+            kern_q_f16(src + i, d + 2 * i, 16, NULL);
+            continue;
+        }
+        _mm256_storeu_si256((__m256i *)(d + 2 * i), _mm512_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT));
+    }
+    kern_q_f16(src + i, d + 2 * i, n - i, NULL);
+}
+
+static void dq_bf16(const void *restrict src, float *restrict dst, size_t n)
+{
+    const uint8_t *s = src;
+    size_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        const __m512i h = _mm512_loadu_si512((const void *)(s + 2 * i));
+        const __m512i lo = _mm512_cvtepu16_epi32(_mm512_castsi512_si256(h));
+        const __m512i hi = _mm512_cvtepu16_epi32(_mm512_extracti64x4_epi64(h, 1));
+        _mm512_storeu_si512((void *)(dst + i), _mm512_slli_epi32(lo, 16));
+        _mm512_storeu_si512((void *)(dst + i + 16), _mm512_slli_epi32(hi, 16));
+    }
+    kern_dq_bf16(s + 2 * i, dst + i, n - i);
+}
+
+static void q_bf16(const float *restrict src, void *restrict dst, int64_t n, const float *imx)
+{
+    (void)imx;
+    uint8_t *d = dst;
+    int64_t i = 0;
+    const __m512i absm = _mm512_set1_epi32(0x7FFFFFFF), inf = _mm512_set1_epi32(0x7F800000);
+    const __m512i one = _mm512_set1_epi32(1), bias = _mm512_set1_epi32(0x7FFF);
+    const __m512i quiet = _mm512_set1_epi32(0x40);
+    for (; i + 16 <= n; i += 16) {
+        const __m512i u = _mm512_loadu_si512((const void *)(src + i));
+        const __mmask16 nan = _mm512_cmpgt_epi32_mask(_mm512_and_si512(u, absm), inf);
+        const __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(u, 16), one);
+        __m512i r = _mm512_srli_epi32(_mm512_add_epi32(_mm512_add_epi32(u, bias), lsb), 16);
+        r = _mm512_mask_or_epi32(r, nan, _mm512_srli_epi32(u, 16), quiet);
+        _mm256_storeu_si256((__m256i *)(d + 2 * i), _mm512_cvtepi32_epi16(r));
+    }
+    kern_q_bf16(src + i, d + 2 * i, n - i, NULL);
+}
+
+/* ---------------------------------------------------------------------------------------
+ * Legacy dequantizers
+ */
+static void dq_q8_0(const void *restrict src, float *restrict dst, size_t nb)
+{
+    const uint8_t *b = src;
+    for (size_t i = 0; i < nb; i++, b += 34, dst += 32) {
+        const __m512 d = _mm512_set1_ps(h2f(b));
+        const __m512 v0 = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(b + 2))));
+        const __m512 v1 = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(b + 18))));
+        _mm512_storeu_ps(dst, _mm512_mul_ps(v0, d));
+        _mm512_storeu_ps(dst + 16, _mm512_mul_ps(v1, d));
+    }
+}
+
+/* nibbles of 16 bytes: low -> elements 0..15, high -> elements 16..31 */
+static inline void nibbles(const uint8_t *qs, __m512i *lo, __m512i *hi)
+{
+    const __m128i b = _mm_loadu_si128((const __m128i *)qs), m = _mm_set1_epi8(0x0F);
+    *lo = _mm512_cvtepu8_epi32(_mm_and_si128(b, m));
+    *hi = _mm512_cvtepu8_epi32(_mm_and_si128(_mm_srli_epi16(b, 4), m));
+}
+
+static void dq_q4_0(const void *restrict src, float *restrict dst, size_t nb)
+{
+    const uint8_t *b = src;
+    const __m512i eight = _mm512_set1_epi32(8);
+    for (size_t i = 0; i < nb; i++, b += 18, dst += 32) {
+        const __m512 d = _mm512_set1_ps(h2f(b));
+        __m512i lo, hi;
+        nibbles(b + 2, &lo, &hi);
+        _mm512_storeu_ps(dst, _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(lo, eight)), d));
+        _mm512_storeu_ps(dst + 16, _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(hi, eight)), d));
+    }
+}
+
+static void dq_q4_1(const void *restrict src, float *restrict dst, size_t nb)
+{
+    const uint8_t *b = src;
+    for (size_t i = 0; i < nb; i++, b += 20, dst += 32) {
+        const __m512 d = _mm512_set1_ps(h2f(b)), m = _mm512_set1_ps(h2f(b + 2));
+        __m512i lo, hi;
+        nibbles(b + 4, &lo, &hi);
+        _mm512_storeu_ps(dst, _mm512_add_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(lo), d), m));
+        _mm512_storeu_ps(dst + 16, _mm512_add_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(hi), d), m));
+    }
+}
+
+static inline void codes5(const uint8_t *qh, const uint8_t *qs, __m512i *lo, __m512i *hi)
+{
+    uint32_t h;
+    memcpy(&h, qh, 4);
+    nibbles(qs, lo, hi);
+    const __m512i sixteen = _mm512_set1_epi32(16);
+    *lo = _mm512_mask_or_epi32(*lo, (__mmask16)(h & 0xFFFF), *lo, sixteen);
+    *hi = _mm512_mask_or_epi32(*hi, (__mmask16)(h >> 16), *hi, sixteen);
+}
+
+static void dq_q5_0(const void *restrict src, float *restrict dst, size_t nb)
+{
+    const uint8_t *b = src;
+    const __m512i sixteen = _mm512_set1_epi32(16);
+    for (size_t i = 0; i < nb; i++, b += 22, dst += 32) {
+        const __m512 d = _mm512_set1_ps(h2f(b));
+        __m512i lo, hi;
+        codes5(b + 2, b + 6, &lo, &hi);
+        _mm512_storeu_ps(dst, _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(lo, sixteen)), d));
+        _mm512_storeu_ps(dst + 16, _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(hi, sixteen)), d));
+    }
+}
+
+static void dq_q5_1(const void *restrict src, float *restrict dst, size_t nb)
+{
+    const uint8_t *b = src;
+    for (size_t i = 0; i < nb; i++, b += 24, dst += 32) {
+        const __m512 d = _mm512_set1_ps(h2f(b)), m = _mm512_set1_ps(h2f(b + 2));
+        __m512i lo, hi;
+        codes5(b + 4, b + 8, &lo, &hi);
+        _mm512_storeu_ps(dst, _mm512_add_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(lo), d), m));
+        _mm512_storeu_ps(dst + 16, _mm512_add_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(hi), d), m));
+    }
+}
+
+/* ---------------------------------------------------------------------------------------
+ * K-quant dequantizers
+ */
+static inline void k4_scale_min(const uint8_t *b, int j, int *sc, int *m)
+{
+    if (j < 4) {
+        *sc = b[j] & 63;
+        *m = b[j + 4] & 63;
+    } else {
+        *sc = (b[j + 4] & 0xF) | ((b[j - 4] >> 6) << 4);
+        *m = (b[j + 4] >> 4) | ((b[j] >> 6) << 4);
+    }
+}
+
+/* y[0..31] = d1 * q - m1 for 32 byte codes (0..255) */
+static inline void affine32(float *y, __m256i codes, float d1, float m1)
+{
+    const __m512 dv = _mm512_set1_ps(d1), mv = _mm512_set1_ps(m1);
+    const __m512 f0 = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm256_castsi256_si128(codes)));
+    const __m512 f1 = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm256_extracti128_si256(codes, 1)));
+    _mm512_storeu_ps(y, _mm512_sub_ps(_mm512_mul_ps(dv, f0), mv));
+    _mm512_storeu_ps(y + 16, _mm512_sub_ps(_mm512_mul_ps(dv, f1), mv));
+}
+
+static void dq_q4_K(const void *restrict src, float *restrict dst, size_t nb)
+{
+    const uint8_t *b = src;
+    const __m256i m4 = _mm256_set1_epi8(0x0F);
+    for (size_t i = 0; i < nb; i++, b += 144) {
+        const float d = h2f(b), dmin = h2f(b + 2);
+        float ds[8], ms[8];
+        for (int j = 0; j < 8; j++) {
+            int sc, m;
+            k4_scale_min(b + 4, j, &sc, &m);
+            ds[j] = d * (float)sc;
+            ms[j] = dmin * (float)m;
+        }
+        for (int c = 0; c < 4; c++, dst += 64) {
+            const __m256i q = _mm256_loadu_si256((const __m256i *)(b + 16 + 32 * c));
+            affine32(dst, _mm256_and_si256(q, m4), ds[2 * c], ms[2 * c]);
+            affine32(dst + 32, _mm256_and_si256(_mm256_srli_epi16(q, 4), m4), ds[2 * c + 1],
+                     ms[2 * c + 1]);
+        }
+    }
+}
+
+static void dq_q5_K(const void *restrict src, float *restrict dst, size_t nb)
+{
+    const uint8_t *b = src;
+    const __m256i m4 = _mm256_set1_epi8(0x0F), sixteen = _mm256_set1_epi8(16);
+    for (size_t i = 0; i < nb; i++, b += 176) {
+        const float d = h2f(b), dmin = h2f(b + 2);
+        float ds[8], ms[8];
+        for (int j = 0; j < 8; j++) {
+            int sc, m;
+            k4_scale_min(b + 4, j, &sc, &m);
+            ds[j] = d * (float)sc;
+            ms[j] = dmin * (float)m;
+        }
+        const __m256i qh = _mm256_loadu_si256((const __m256i *)(b + 16));
+        for (int c = 0; c < 4; c++, dst += 64) {
+            const __m256i q = _mm256_loadu_si256((const __m256i *)(b + 48 + 32 * c));
+            const __mmask32 h0 = _mm256_test_epi8_mask(qh, _mm256_set1_epi8((char)(1 << (2 * c))));
+            const __mmask32 h1 = _mm256_test_epi8_mask(qh, _mm256_set1_epi8((char)(2 << (2 * c))));
+            const __m256i ln = _mm256_and_si256(q, m4);
+            const __m256i hn = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
+            const __m256i lo = _mm256_mask_add_epi8(ln, h0, ln, sixteen); /* nibble + 16 */
+            const __m256i hi = _mm256_mask_add_epi8(hn, h1, hn, sixteen);
+            affine32(dst, lo, ds[2 * c], ms[2 * c]);
+            affine32(dst + 32, hi, ds[2 * c + 1], ms[2 * c + 1]);
+        }
+    }
+}
+
+/* y[0..15] = s0 * q, y[16..31] = s1 * q for 32 signed byte codes */
+static inline void scaled32(float *y, __m256i codes, float s0, float s1)
+{
+    const __m512 f0 = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm256_castsi256_si128(codes)));
+    const __m512 f1 = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm256_extracti128_si256(codes, 1)));
+    _mm512_storeu_ps(y, _mm512_mul_ps(_mm512_set1_ps(s0), f0));
+    _mm512_storeu_ps(y + 16, _mm512_mul_ps(_mm512_set1_ps(s1), f1));
+}
+
+static void dq_q6_K(const void *restrict src, float *restrict dst, size_t nb)
+{
+    const uint8_t *b = src;
+    const __m256i m4 = _mm256_set1_epi8(0x0F), m3 = _mm256_set1_epi8(3);
+    const __m256i b32 = _mm256_set1_epi8(32);
+    for (size_t i = 0; i < nb; i++, b += 210) {
+        const float d = h2f(b + 208);
+        const int8_t *sc = (const int8_t *)(b + 192);
+        float ds[16];
+        for (int j = 0; j < 16; j++)
+            ds[j] = d * (float)sc[j];
+        for (int h = 0; h < 2; h++, dst += 128) {
+            const __m256i ql0 = _mm256_loadu_si256((const __m256i *)(b + 64 * h));
+            const __m256i ql1 = _mm256_loadu_si256((const __m256i *)(b + 64 * h + 32));
+            const __m256i qh = _mm256_loadu_si256((const __m256i *)(b + 128 + 32 * h));
+            const __m256i h0 = _mm256_slli_epi16(_mm256_and_si256(qh, m3), 4);
+            const __m256i h1 = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2), m3), 4);
+            const __m256i h2 = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 4), m3), 4);
+            const __m256i h3 = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 6), m3), 4);
+            const __m256i q1 = _mm256_sub_epi8(_mm256_or_si256(_mm256_and_si256(ql0, m4), h0), b32);
+            const __m256i q2 = _mm256_sub_epi8(_mm256_or_si256(_mm256_and_si256(ql1, m4), h1), b32);
+            const __m256i q3 = _mm256_sub_epi8(
+                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), m4), h2), b32);
+            const __m256i q4 = _mm256_sub_epi8(
+                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), m4), h3), b32);
+            const float *s = ds + 8 * h;
+            scaled32(dst, q1, s[0], s[1]);
+            scaled32(dst + 32, q2, s[2], s[3]);
+            scaled32(dst + 64, q3, s[4], s[5]);
+            scaled32(dst + 96, q4, s[6], s[7]);
+        }
+    }
+}
+
+/* ---------------------------------------------------------------------------------------
+ * Legacy quantizers, 16 blocks at a time
+ */
+
+/* roundf: truncate, then +-1 where the dropped fraction is >= 0.5 (exact for every float) */
+static inline __m512 round_away(__m512 v)
+{
+    const __m512 t = _mm512_roundscale_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+    const __m512 frac = _mm512_abs_ps(_mm512_sub_ps(v, t));
+    const __mmask16 big = _mm512_cmp_ps_mask(frac, _mm512_set1_ps(0.5f), _CMP_GE_OQ);
+    const __m512 one = _mm512_castsi512_ps(_mm512_ternarylogic_epi32(
+        _mm512_castps_si512(v), _mm512_set1_epi32(0x80000000), _mm512_castps_si512(_mm512_set1_ps(1.0f)),
+        0xEA)); /* (v & sign) | 1.0 */
+    return _mm512_mask_add_ps(t, big, t, one);
+}
+
+/* Q8_0. A group with a NaN anywhere is done block by block by the scalar reference (its MAX
+ * keeps a NaN only in the last position); everything else is exact here, Inf and subnormal
+ * scales included, because vpmovdb keeps the low byte as the reference's int8 cast does. */
+static void q_q8_0(const float *restrict x, void *restrict dst, int64_t n, const float *imx)
+{
+    (void)imx;
+    uint8_t *y = dst;
+    int64_t nb = n / 32;
+    float amax[GROUP], d[GROUP], id[GROUP];
+    uint16_t dh[GROUP];
+    while (nb > 0) {
+        const int g = nb < GROUP ? (int)nb : GROUP;
+        __mmask16 nan = 0;
+        for (int b = 0; b < g; b++) {
+            const __m512 v0 = _mm512_loadu_ps(x + 32 * b), v1 = _mm512_loadu_ps(x + 32 * b + 16);
+            nan |= _mm512_cmp_ps_mask(v0, v0, _CMP_UNORD_Q) | _mm512_cmp_ps_mask(v1, v1, _CMP_UNORD_Q);
+            amax[b] = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(v0), _mm512_abs_ps(v1)));
+        }
+        if (nan) {
+            kern_q_q8_0(x, y, 32 * g, NULL);
+        } else {
+            const __mmask16 live = (__mmask16)((1u << g) - 1);
+            const __m512 dv = _mm512_div_ps(_mm512_maskz_loadu_ps(live, amax), _mm512_set1_ps(127.0f));
+            const __mmask16 nz = _mm512_cmp_ps_mask(dv, _mm512_setzero_ps(), _CMP_NEQ_UQ);
+            const __m512 idv = _mm512_maskz_div_ps(nz, _mm512_set1_ps(1.0f), dv);
+            _mm512_storeu_ps(d, dv);
+            _mm512_storeu_ps(id, idv);
+            f32_to_f16x16(d, dh);
+            for (int b = 0; b < g; b++) {
+                uint8_t *yb = y + 34 * b;
+                const __m512 s = _mm512_set1_ps(id[b]);
+                const __m512 r0 = round_away(_mm512_mul_ps(_mm512_loadu_ps(x + 32 * b), s));
+                const __m512 r1 = round_away(_mm512_mul_ps(_mm512_loadu_ps(x + 32 * b + 16), s));
+                put16(yb, dh[b]);
+                _mm_storeu_si128((__m128i *)(yb + 2), _mm512_cvtepi32_epi8(_mm512_cvttps_epi32(r0)));
+                _mm_storeu_si128((__m128i *)(yb + 18), _mm512_cvtepi32_epi8(_mm512_cvttps_epi32(r1)));
+            }
+        }
+        x += 32 * g;
+        y += 34 * g;
+        nb -= g;
+    }
+}
+
+/* Signed absmax of each block of a group (first occurrence, NaNs never win); d = max / -nmax. */
+static inline void sym_scales(const float *x, int g, int nmax, float *d, float *id, uint16_t *dh)
+{
+    float max[GROUP];
+    for (int b = 0; b < g; b++) {
+        const __m512 v0 = _mm512_loadu_ps(x + 32 * b), v1 = _mm512_loadu_ps(x + 32 * b + 16);
+        const __m512 a0 = _mm512_abs_ps(v0), a1 = _mm512_abs_ps(v1);
+        /* max_ps returns its second operand when the first is NaN: NaNs drop out */
+        const __m512 m = _mm512_max_ps(a1, _mm512_max_ps(a0, _mm512_setzero_ps()));
+        const float amax = _mm512_reduce_max_ps(m);
+        max[b] = 0.0f;
+        if (amax > 0.0f) {
+            const __m512 t = _mm512_set1_ps(amax);
+            const uint32_t hit = (uint32_t)_mm512_cmp_ps_mask(a0, t, _CMP_EQ_OQ) |
+                                 (uint32_t)_mm512_cmp_ps_mask(a1, t, _CMP_EQ_OQ) << 16;
+            max[b] = x[32 * b + __builtin_ctz(hit)];
+        }
+    }
+    const __mmask16 live = (__mmask16)((1u << g) - 1);
+    const __m512 dv = _mm512_div_ps(_mm512_maskz_loadu_ps(live, max), _mm512_set1_ps((float)-nmax));
+    const __mmask16 nz = _mm512_cmp_ps_mask(dv, _mm512_setzero_ps(), _CMP_NEQ_UQ);
+    _mm512_storeu_ps(d, dv);
+    _mm512_storeu_ps(id, _mm512_maskz_div_ps(nz, _mm512_set1_ps(1.0f), dv));
+    f32_to_f16x16(d, dh);
+}
+
+/* (int8)(x*id + bias) clamped above to top, as int32 */
+static inline __m512i sym_code16(__m512 v, __m512 id, __m512 bias, __m512i top)
+{
+    const __m512 t = _mm512_add_ps(_mm512_mul_ps(v, id), bias);
+    const __m512i q = _mm512_cvttps_epi32(t);
+    return _mm512_min_epi32(_mm512_srai_epi32(_mm512_slli_epi32(q, 24), 24), top);
+}
+
+static void q_q4_0(const float *restrict x, void *restrict dst, int64_t n, const float *imx)
+{
+    if (imx) {
+        kern_q_q4_0(x, dst, n, imx);
+        return;
+    }
+    uint8_t *y = dst;
+    int64_t nb = n / 32;
+    float d[GROUP], id[GROUP];
+    uint16_t dh[GROUP];
+    const __m512 bias = _mm512_set1_ps(8.5f);
+    const __m512i top = _mm512_set1_epi32(15);
+    while (nb > 0) {
+        const int g = nb < GROUP ? (int)nb : GROUP;
+        sym_scales(x, g, 8, d, id, dh);
+        for (int b = 0; b < g; b++) {
+            uint8_t *yb = y + 18 * b;
+            const __m512 s = _mm512_set1_ps(id[b]);
+            const __m512i q0 = sym_code16(_mm512_loadu_ps(x + 32 * b), s, bias, top);
+            const __m512i q1 = sym_code16(_mm512_loadu_ps(x + 32 * b + 16), s, bias, top);
+            put16(yb, dh[b]);
+            /* unmasked q0 | q1 << 4, low byte, as the reference */
+            const __m512i p = _mm512_or_si512(q0, _mm512_slli_epi32(q1, 4));
+            _mm_storeu_si128((__m128i *)(yb + 2), _mm512_cvtepi32_epi8(p));
+        }
+        x += 32 * g;
+        y += 18 * g;
+        nb -= g;
+    }
+}
+
+static inline void pack5(__m512i q0, __m512i q1, uint8_t *qh, uint8_t *qs)
+{
+    const __m512i nib = _mm512_set1_epi32(0x0F), b4 = _mm512_set1_epi32(0x10);
+    const uint32_t h = (uint32_t)_mm512_test_epi32_mask(q0, b4) |
+                       (uint32_t)_mm512_test_epi32_mask(q1, b4) << 16;
+    memcpy(qh, &h, 4);
+    const __m512i p = _mm512_or_si512(_mm512_and_si512(q0, nib),
+                                      _mm512_slli_epi32(_mm512_and_si512(q1, nib), 4));
+    _mm_storeu_si128((__m128i *)qs, _mm512_cvtepi32_epi8(p));
+}
+
+static void q_q5_0(const float *restrict x, void *restrict dst, int64_t n, const float *imx)
+{
+    if (imx) {
+        kern_q_q5_0(x, dst, n, imx);
+        return;
+    }
+    uint8_t *y = dst;
+    int64_t nb = n / 32;
+    float d[GROUP], id[GROUP];
+    uint16_t dh[GROUP];
+    const __m512 bias = _mm512_set1_ps(16.5f);
+    const __m512i top = _mm512_set1_epi32(31);
+    while (nb > 0) {
+        const int g = nb < GROUP ? (int)nb : GROUP;
+        sym_scales(x, g, 16, d, id, dh);
+        for (int b = 0; b < g; b++) {
+            uint8_t *yb = y + 22 * b;
+            const __m512 s = _mm512_set1_ps(id[b]);
+            const __m512i q0 = sym_code16(_mm512_loadu_ps(x + 32 * b), s, bias, top);
+            const __m512i q1 = sym_code16(_mm512_loadu_ps(x + 32 * b + 16), s, bias, top);
+            put16(yb, dh[b]);
+            pack5(q0, q1, yb + 2, yb + 6);
+        }
+        x += 32 * g;
+        y += 22 * g;
+        nb -= g;
+    }
+}
+
+/* min/max of each block (NaNs ignored; a zero extreme takes the sign of its first occurrence,
+ * as the reference's sequential scan), then d = (max - min) / nmax for the group. */
+static inline void asym_scales(const float *x, int g, int nmax, float *id, uint16_t *dh,
+                               uint16_t *mh, float *mins)
+{
+    float d[GROUP], max[GROUP];
+    for (int b = g; b < GROUP; b++)
+        mins[b] = 0.0f;
+    for (int b = 0; b < g; b++) {
+        const __m512 v0 = _mm512_loadu_ps(x + 32 * b), v1 = _mm512_loadu_ps(x + 32 * b + 16);
+        const __m512 mn = _mm512_min_ps(v1, _mm512_min_ps(v0, _mm512_set1_ps(FLT_MAX)));
+        const __m512 mx = _mm512_max_ps(v1, _mm512_max_ps(v0, _mm512_set1_ps(-FLT_MAX)));
+        float lo = _mm512_reduce_min_ps(mn), hi = _mm512_reduce_max_ps(mx);
+        if (lo == 0.0f || hi == 0.0f) {
+            const __m512 z = _mm512_setzero_ps();
+            const uint32_t hit = (uint32_t)_mm512_cmp_ps_mask(v0, z, _CMP_EQ_OQ) |
+                                 (uint32_t)_mm512_cmp_ps_mask(v1, z, _CMP_EQ_OQ) << 16;
+            const float first_zero = x[32 * b + __builtin_ctz(hit)];
+            if (lo == 0.0f)
+                lo = first_zero;
+            if (hi == 0.0f)
+                hi = first_zero;
+        }
+        mins[b] = lo;
+        max[b] = hi;
+    }
+    const __mmask16 live = (__mmask16)((1u << g) - 1);
+    const __m512 mnv = _mm512_maskz_loadu_ps(live, mins), mxv = _mm512_maskz_loadu_ps(live, max);
+    const __m512 dv = _mm512_div_ps(_mm512_sub_ps(mxv, mnv), _mm512_set1_ps((float)nmax));
+    const __mmask16 nz = _mm512_cmp_ps_mask(dv, _mm512_setzero_ps(), _CMP_NEQ_UQ);
+    _mm512_storeu_ps(d, dv);
+    _mm512_storeu_ps(id, _mm512_maskz_div_ps(nz, _mm512_set1_ps(1.0f), dv));
+    f32_to_f16x16(d, dh);
+    f32_to_f16x16(mins, mh);
+}
+
+static inline __m512i asym_code16(__m512 v, __m512 mn, __m512 id)
+{
+    __m512 t = _mm512_mul_ps(_mm512_sub_ps(v, mn), id);
+    t = _mm512_add_ps(t, _mm512_set1_ps(0.5f));
+    return _mm512_cvttps_epi32(t);
+}
+
+static void q_q4_1(const float *restrict x, void *restrict dst, int64_t n, const float *imx)
+{
+    if (imx) {
+        kern_q_q4_1(x, dst, n, imx);
+        return;
+    }
+    uint8_t *y = dst;
+    int64_t nb = n / 32;
+    float id[GROUP], mins[GROUP];
+    uint16_t dh[GROUP], mh[GROUP];
+    const __m512i top = _mm512_set1_epi32(15);
+    while (nb > 0) {
+        const int g = nb < GROUP ? (int)nb : GROUP;
+        asym_scales(x, g, 15, id, dh, mh, mins);
+        for (int b = 0; b < g; b++) {
+            uint8_t *yb = y + 20 * b;
+            const __m512 s = _mm512_set1_ps(id[b]), mn = _mm512_set1_ps(mins[b]);
+            __m512i q0 = asym_code16(_mm512_loadu_ps(x + 32 * b), mn, s);
+            __m512i q1 = asym_code16(_mm512_loadu_ps(x + 32 * b + 16), mn, s);
+            q0 = _mm512_min_epi32(_mm512_srai_epi32(_mm512_slli_epi32(q0, 24), 24), top);
+            q1 = _mm512_min_epi32(_mm512_srai_epi32(_mm512_slli_epi32(q1, 24), 24), top);
+            put16(yb, dh[b]);
+            put16(yb + 2, mh[b]);
+            const __m512i p = _mm512_or_si512(q0, _mm512_slli_epi32(q1, 4));
+            _mm_storeu_si128((__m128i *)(yb + 4), _mm512_cvtepi32_epi8(p));
+        }
+        x += 32 * g;
+        y += 20 * g;
+        nb -= g;
+    }
+}
+
+static void q_q5_1(const float *restrict x, void *restrict dst, int64_t n, const float *imx)
+{
+    if (imx) {
+        kern_q_q5_1(x, dst, n, imx);
+        return;
+    }
+    uint8_t *y = dst;
+    int64_t nb = n / 32;
+    float id[GROUP], mins[GROUP];
+    uint16_t dh[GROUP], mh[GROUP];
+    while (nb > 0) {
+        const int g = nb < GROUP ? (int)nb : GROUP;
+        asym_scales(x, g, 31, id, dh, mh, mins);
+        for (int b = 0; b < g; b++) {
+            uint8_t *yb = y + 24 * b;
+            const __m512 s = _mm512_set1_ps(id[b]), mn = _mm512_set1_ps(mins[b]);
+            const __m512i q0 = asym_code16(_mm512_loadu_ps(x + 32 * b), mn, s);
+            const __m512i q1 = asym_code16(_mm512_loadu_ps(x + 32 * b + 16), mn, s);
+            put16(yb, dh[b]);
+            put16(yb + 2, mh[b]);
+            pack5(q0, q1, yb + 4, yb + 8);
+        }
+        x += 32 * g;
+        y += 24 * g;
+        nb -= g;
+    }
+}
+
+/* ---------------------------------------------------------------------------------------
+ * The table
+ */
+const struct kern_table kern_table_avx512 = {
+    .name = "avx512",
+    .dq = {
+        [QF_TYPE_F16] = dq_f16,   [QF_TYPE_BF16] = dq_bf16, [QF_TYPE_Q4_0] = dq_q4_0,
+        [QF_TYPE_Q4_1] = dq_q4_1, [QF_TYPE_Q5_0] = dq_q5_0, [QF_TYPE_Q5_1] = dq_q5_1,
+        [QF_TYPE_Q8_0] = dq_q8_0, [QF_TYPE_Q4_K] = dq_q4_K, [QF_TYPE_Q5_K] = dq_q5_K,
+        [QF_TYPE_Q6_K] = dq_q6_K,
+    },
+    .q = {
+        [QF_TYPE_F16] = q_f16,    [QF_TYPE_BF16] = q_bf16,  [QF_TYPE_Q4_0] = q_q4_0,
+        [QF_TYPE_Q4_1] = q_q4_1,  [QF_TYPE_Q5_0] = q_q5_0,  [QF_TYPE_Q5_1] = q_q5_1,
+        [QF_TYPE_Q8_0] = q_q8_0,
+    },
+};

@@ -576,7 +576,8 @@ static float frand(void) /* roughly N(0,1) */
 }
 
 enum { K_RANDOM, K_ZERO, K_NAN, K_INF, K_SUBNORMAL, K_TIES, K_NEGMAX, K_OUTLIER, K_SIGNED_ZERO,
-       K_CONST, K_BITS, K_TINY, K_HALF_INT, K_F16_EDGE, K_GRID, K_SCALED, K_COUNT };
+       K_CONST, K_BITS, K_TINY, K_HALF_INT, K_F16_EDGE, K_GRID, K_SCALED, K_NONNEG_ZEROS,
+       K_NONPOS_ZEROS, K_ALL_ZEROS_SIGNED, K_COUNT };
 
 static void fill(float *x, size_t n, int kind)
 {
@@ -599,6 +600,10 @@ static void fill(float *x, size_t n, int kind)
         case K_F16_EDGE: v = (rnd32() & 1 ? 1 : -1) * (65504.0f + (float)(rnd32() % 32)); break;
         case K_GRID: v = (float)(int)(rnd32() % 16) * 0.125f - 1.0f; break;
         case K_SCALED: v = frand() * ldexpf(1.0f, (int)((i / 32) % 40) - 20); break;
+        /* zero extremes whose sign depends on which zero comes first */
+        case K_NONNEG_ZEROS: v = rnd32() % 3 ? fabsf(v) : (rnd32() & 1 ? -0.0f : 0.0f); break;
+        case K_NONPOS_ZEROS: v = rnd32() % 3 ? -fabsf(v) : (rnd32() & 1 ? -0.0f : 0.0f); break;
+        case K_ALL_ZEROS_SIGNED: v = rnd32() & 1 ? -0.0f : 0.0f; break;
         default: break;
         }
         x[i] = v;
