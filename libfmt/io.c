@@ -9,25 +9,48 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* Bytes of standard input read ahead by the format probe and handed back to the first source
- * opened on "-" (stdin can be consumed only once per process, so one buffer suffices). */
-static uint8_t stdin_peek[256];
-static size_t stdin_peek_len, stdin_peek_pos;
+/* Bytes of a non-seekable input (stdin, a FIFO, /dev/fd/N) read ahead by the format probe and
+ * handed back to the source next opened on the same path, together with its descriptor: such
+ * input can be consumed only once. Opening is not concurrent, so one pending stream suffices. */
+static struct {
+    char *path;
+    int fd;
+    uint8_t buf[256];
+    size_t len, pos;
+} peek = {NULL, -1, {0}, 0, 0};
 
-int64_t qfi_stdin_peek(uint8_t *buf, size_t len, struct qf_error *err)
+int64_t qfi_stream_peek(const char *path, uint8_t *buf, size_t len, struct qf_error *err)
 {
-    while (stdin_peek_len < len && stdin_peek_len < sizeof stdin_peek) {
-        ssize_t r = read(0, stdin_peek + stdin_peek_len, sizeof stdin_peek - stdin_peek_len);
+    if (!peek.path || strcmp(peek.path, path) != 0) {
+        if (peek.fd >= 0)
+            close(peek.fd);
+        free(peek.path);
+        peek.path = strdup(path);
+        if (!peek.path)
+            return qfi_error(err, QF_ENOMEM, ENOMEM, path, -1, "out of memory");
+        peek.fd = strcmp(path, "-") == 0 ? dup(0) : open(path, O_RDONLY | O_CLOEXEC);
+        peek.len = peek.pos = 0;
+        if (peek.fd < 0) {
+            int e = errno;
+            free(peek.path);
+            peek.path = NULL;
+            return qfi_error(err, QF_EIO, e, path, -1, "cannot open: %s", strerror(e));
+        }
+    }
+    if (len > sizeof peek.buf)
+        len = sizeof peek.buf;
+    while (peek.len < len) {
+        ssize_t r = read(peek.fd, peek.buf + peek.len, sizeof peek.buf - peek.len);
         if (r < 0 && errno == EINTR)
             continue;
         if (r < 0)
-            return qfi_error(err, QF_EIO, errno, "-", -1, "read error: %s", strerror(errno));
+            return qfi_error(err, QF_EIO, errno, path, -1, "read error: %s", strerror(errno));
         if (r == 0)
             break;
-        stdin_peek_len += (size_t)r;
+        peek.len += (size_t)r;
     }
-    size_t n = stdin_peek_len - stdin_peek_pos < len ? stdin_peek_len - stdin_peek_pos : len;
-    memcpy(buf, stdin_peek + stdin_peek_pos, n);
+    size_t n = peek.len < len ? peek.len : len;
+    memcpy(buf, peek.buf, n);
     return (int64_t)n;
 }
 
@@ -45,7 +68,16 @@ int qfi_source_open(const char *path, struct qfi_source **out, struct qf_error *
         return qfi_error(err, QF_ENOMEM, ENOMEM, path, -1, "out of memory");
     }
     int is_stdin = strcmp(path, "-") == 0;
-    s->fd = is_stdin ? dup(0) : open(path, O_RDONLY | O_CLOEXEC);
+    if (peek.path && strcmp(peek.path, path) == 0) {
+        s->fd = peek.fd; /* the probe's descriptor, with its read-ahead bytes */
+        s->is_stdin = 1;
+        free(peek.path);
+        peek.path = NULL;
+        peek.fd = -1;
+    } else {
+        s->fd = is_stdin ? dup(0) : open(path, O_RDONLY | O_CLOEXEC);
+        peek.len = peek.pos = 0;
+    }
     if (s->fd < 0) {
         int e = errno;
         free(s->path);
@@ -62,7 +94,6 @@ int qfi_source_open(const char *path, struct qfi_source **out, struct qf_error *
         qfi_source_close(s);
         return qfi_error(err, QF_EINVAL, EISDIR, path, -1, "is a directory");
     }
-    s->is_stdin = is_stdin;
     s->st_dev = (uint64_t)st.st_dev;
     s->st_ino = (uint64_t)st.st_ino;
     s->st_mtime_ns = mtime_ns(&st);
@@ -115,12 +146,12 @@ int64_t qfi_source_read_some(struct qfi_source *s, void *buf, size_t len, struct
     }
     if (s->eof)
         return 0;
-    if (s->is_stdin && stdin_peek_pos < stdin_peek_len) {
-        size_t n = stdin_peek_len - stdin_peek_pos;
+    if (s->is_stdin && peek.pos < peek.len) {
+        size_t n = peek.len - peek.pos;
         if (n > len)
             n = len;
-        memcpy(buf, stdin_peek + stdin_peek_pos, n);
-        stdin_peek_pos += n;
+        memcpy(buf, peek.buf + peek.pos, n);
+        peek.pos += n;
         s->pos += n;
         s->size = s->pos;
         return (int64_t)n;

@@ -312,14 +312,14 @@ int qf_model_open(const char *path, const char *format, unsigned flags, struct q
         int64_t n = 0;
         uint64_t fsize = 0;
         int is_dir = 0;
-        if (strcmp(path, "-") == 0) {
-            n = qfi_stdin_peek(head, sizeof head, err);
+        struct stat st;
+        if (strcmp(path, "-") != 0 && stat(path, &st) != 0)
+            return qfi_error(err, QF_EIO, errno, path, -1, "cannot open: %s", strerror(errno));
+        if (strcmp(path, "-") == 0 || (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))) {
+            n = qfi_stream_peek(path, head, sizeof head, err);
             if (n < 0)
                 return (int)n;
         } else {
-            struct stat st;
-            if (stat(path, &st) != 0)
-                return qfi_error(err, QF_EIO, errno, path, -1, "cannot open: %s", strerror(errno));
             is_dir = S_ISDIR(st.st_mode);
             if (!is_dir) {
                 FILE *fp = fopen(path, "rb");

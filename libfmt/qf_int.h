@@ -122,7 +122,7 @@ struct qfi_source {
     /* sequential sources: bytes consumed from the pipe; a reader may only go forward */
     uint64_t pos;
     int eof;
-    int is_stdin;
+    int is_stdin;          /* serves the probe's read-ahead bytes first (see qfi_stream_peek) */
     uint64_t st_dev, st_ino;
     int64_t st_mtime_ns;
 };
@@ -141,9 +141,11 @@ QFI_HIDDEN int qfi_source_read(struct qfi_source *s, uint64_t off, void *buf, si
 QFI_HIDDEN int64_t qfi_source_read_some(struct qfi_source *s, void *buf, size_t len,
                                         struct qf_error *err);
 
-/* Read ahead up to len (<= 256) bytes of standard input for probing, without consuming them:
- * the first source opened on "-" returns them first. Returns bytes available or a code. */
-QFI_HIDDEN int64_t qfi_stdin_peek(uint8_t *buf, size_t len, struct qf_error *err);
+/* Read ahead up to len (<= 256) bytes of a non-seekable input ("-" for stdin, a FIFO,
+ * /dev/fd/N) for probing without losing them: the next qfi_source_open of the same path gets
+ * the same descriptor and returns those bytes first. Returns bytes available or a code. */
+QFI_HIDDEN int64_t qfi_stream_peek(const char *path, uint8_t *buf, size_t len,
+                                   struct qf_error *err);
 
 /* Check that a regular file was not changed (size, mtime) since open: QF_EFORMAT if it was. */
 QFI_HIDDEN int qfi_source_check_unchanged(struct qfi_source *s, struct qf_error *err);

@@ -5,9 +5,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <fcntl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "qf_int.h"
+
+Suite *suite_core(void);
 
 START_TEST(test_type_table)
 {
@@ -338,6 +341,39 @@ START_TEST(test_open_errors)
 }
 END_TEST
 
+/* A pipe given by path is probed without losing the bytes the probe reads. */
+START_TEST(test_open_pipe_probe)
+{
+    FILE *fp = fopen("fixtures/stories260K-q8_0.gguf", "rb");
+    ck_assert_ptr_nonnull(fp);
+    int p[2];
+    ck_assert_int_eq(pipe(p), 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(p[0]);
+        char buf[65536];
+        size_t n;
+        while ((n = fread(buf, 1, sizeof buf, fp)) > 0)
+            if (write(p[1], buf, n) != (ssize_t)n)
+                break;
+        _exit(0);
+    }
+    fclose(fp);
+    close(p[1]);
+    char dev[32];
+    snprintf(dev, sizeof dev, "/dev/fd/%d", p[0]);
+    struct qf_model *m;
+    struct qf_error err;
+    ck_assert_msg(qf_model_open(dev, NULL, 0, &m, &err) == QF_OK, "%s", err.msg);
+    ck_assert_str_eq(qf_model_format(m), "gguf");
+    ck_assert_uint_eq(qf_model_n_tensors(m), 47);
+    ck_assert_uint_eq(qf_model_n_kv(m), 25);
+    qf_model_close(m);
+    close(p[0]);
+    waitpid(pid, NULL, 0);
+}
+END_TEST
+
 Suite *suite_core(void)
 {
     Suite *s = suite_create("core");
@@ -353,6 +389,7 @@ Suite *suite_core(void)
     tcase_add_test(tc, test_json_file_errors);
     tcase_add_test(tc, test_model_index_dup);
     tcase_add_test(tc, test_open_errors);
+    tcase_add_test(tc, test_open_pipe_probe);
     suite_add_tcase(s, tc);
     return s;
 }
