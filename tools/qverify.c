@@ -367,15 +367,22 @@ static void put_typed_line(FILE *f, const char *type, const char *hex, const cha
     putc('\n', f);
 }
 
-/* A name in a result line ("NAME: OK"): coreutils prints the escaped form after a
- * backslash. */
+/* A name in a result line ("NAME: OK"): as coreutils' -c, escaped (after a backslash) only
+ * when it holds a newline; then backslashes and newlines are escaped. */
 static void put_result_name(FILE *f, const char *name)
 {
-    if (name_needs_escape(name)) {
-        putc('\\', f);
-        put_escaped(f, name);
-    } else {
+    if (!strchr(name, '\n')) {
         fputs(name, f);
+        return;
+    }
+    putc('\\', f);
+    for (const char *s = name; *s; s++) {
+        if (*s == '\\')
+            fputs("\\\\", f);
+        else if (*s == '\n')
+            fputs("\\n", f);
+        else
+            putc(*s, f);
     }
 }
 
@@ -941,6 +948,20 @@ static void dispatch(struct ejob *j, struct chunk *c)
     chunk_release(c);
 }
 
+/* Is reading j's next chunk useful now? Only if a sink will be free to take it: reading
+ * ahead for sinks that other threads are busy with only moves the data between cores (for
+ * fast hashes that costs more than it saves; the kernel's readahead covers the disk). */
+static int job_wants_read(struct ejob *j)
+{
+    if (j->inflight == 0)
+        return 1;
+    for (size_t k = 0; k < j->nactive; k++)
+        if (!j->active[k]->busy && !j->active[k]->qn)
+            return 1;
+    struct esink *nx = next_sink(j);
+    return nx && nx->r[0].a < j->pos + CHUNK_SIZE;
+}
+
 /* Next job to read from: an open one with room for a chunk, else the next unstarted one. */
 static struct ejob *pick_job(void)
 {
@@ -948,7 +969,8 @@ static struct ejob *pick_job(void)
         return NULL;
     for (size_t i = 0; i < E.nopen; i++) {
         struct ejob *j = E.open[i];
-        if (j->started && !j->reading && !j->eof && j->inflight < MAX_INFLIGHT)
+        if (j->started && !j->reading && !j->eof && j->inflight < MAX_INFLIGHT &&
+            job_wants_read(j))
             return j;
     }
     if (E.nopen < E.max_open && E.next_start < E.njobs) {
@@ -1460,6 +1482,17 @@ struct member {
     char *err;         /* read error inside this member */
 };
 
+/* libarchive's message without trailing newlines */
+static char *arch_err(struct archive *a, const char *dflt)
+{
+    const char *m = archive_error_string(a);
+    char *s = xstrdup(m ? m : dflt);
+    size_t n = strlen(s);
+    while (n && isspace((unsigned char)s[n - 1]))
+        s[--n] = '\0';
+    return s;
+}
+
 struct archive_result {
     struct member *m;
     size_t n, cap;
@@ -1490,7 +1523,7 @@ static void archive_hash(const char *path, unsigned algs, int (*want)(const char
     archive_read_support_format_all(a);
     archive_read_support_format_raw(a);
     if (archive_read_open_filename(a, path, 1 << 20) != ARCHIVE_OK) {
-        res->err = xstrdup(archive_error_string(a) ? archive_error_string(a) : "cannot open");
+        res->err = arch_err(a, "cannot open");
         archive_read_free(a);
         return;
     }
@@ -1516,7 +1549,7 @@ static void archive_hash(const char *path, unsigned algs, int (*want)(const char
         for (;;) {
             la_ssize_t n = archive_read_data(a, buf, CHUNK_SIZE);
             if (n < 0) {
-                m->err = xstrdup(archive_error_string(a) ? archive_error_string(a) : "read error");
+                m->err = arch_err(a, "read error");
                 break;
             }
             if (n == 0)
@@ -1540,7 +1573,7 @@ static void archive_hash(const char *path, unsigned algs, int (*want)(const char
         }
     }
     if (r == ARCHIVE_FATAL && !res->err)
-        res->err = xstrdup(archive_error_string(a) ? archive_error_string(a) : "damaged archive");
+        res->err = arch_err(a, "damaged archive");
     free(buf);
     archive_read_free(a);
 }
@@ -1919,13 +1952,6 @@ static int parse_line(char *line, struct mline *ml)
                 ml->digest[i] = ml->digest[sz - 1 - i];
                 ml->digest[sz - 1 - i] = t;
             }
-        if (ml->le && ml->alg == QF_HASH_XXH3_128) {
-            /* XXH128 little-endian: each 64-bit half reversed, low half first */
-            uint8_t t[16];
-            memcpy(t, ml->digest, 16);
-            memcpy(ml->digest, t + 8, 8);
-            memcpy(ml->digest + 8, t, 8);
-        }
     }
     ml->name = name;
     return 1;
@@ -2320,7 +2346,7 @@ static void check_poll(void)
 /* Per file: say what the per-tensor lines tell about the damage. */
 static void check_diagnose(void)
 {
-    if (G.status || cli_level < 2)
+    if (G.status || cli_level < 1)
         return;
     for (size_t k = 0; k < CF_n; k++) {
         struct cfile *c = CF[k];
@@ -2364,12 +2390,12 @@ static void check_diagnose(void)
             }
         }
         if (!dt && nh && bad_h)
-            cli_info(2, "%s: tensor data identical, header differs (metadata only)", c->path);
+            cli_info(1, "%s: tensor data identical, header differs (metadata only)", c->path);
         else if (!dt && bad_w)
-            cli_info(2, "%s: tensor data identical%s, other bytes differ (padding)", c->path,
+            cli_info(1, "%s: tensor data identical%s, other bytes differ (padding)", c->path,
                      nh ? " and header" : "");
         else if (dt)
-            cli_info(2, "%s: %zu of %zu tensors differ%s", c->path, dt, dn,
+            cli_info(1, "%s: %zu of %zu tensors differ%s", c->path, dt, dn,
                      nh ? (bad_h ? ", header differs too" : ", header identical") : "");
     }
 }
@@ -2458,7 +2484,8 @@ struct vcheck {
     int kind;
     struct esink *s;
     char *where;         /* file the tensor is in, relative to the subject (or NULL) */
-    char *label;         /* tensor name, or blob path relative to the report's subject */
+    char *label;         /* tensor name, or blob name */
+    char *users;         /* for blobs: the snapshot files or manifests that use it */
     int type;            /* tensor type */
     uint64_t off, nbytes;
     uint8_t expect[QF_HASH_MAX_DIGEST];
@@ -2546,6 +2573,19 @@ static struct ejob *job_for(struct vrep *r, const char *path)
     grow(&r->jobs, &r->capjobs, r->njobs + 1, sizeof *r->jobs);
     r->jobs[r->njobs++] = j;
     return j;
+}
+
+/* Note that `user` refers to the blob named `blob` (for the damage report). */
+static void blob_user(struct vrep *r, const char *blob, const char *user)
+{
+    for (size_t i = 0; i < r->nck; i++) {
+        struct vcheck *c = &r->ck[i];
+        if ((c->kind != CK_SHA256 && c->kind != CK_GITSHA1) || strcmp(c->label, blob) != 0)
+            continue;
+        char *u = c->users ? xasprintf("%s, %s", c->users, user) : xstrdup(user);
+        free(c->users);
+        c->users = u;
+    }
 }
 
 static struct vcheck *vcheck_add(struct vrep *r, int kind, const char *label)
@@ -2840,11 +2880,8 @@ static size_t verify_model_files(struct flist *fl, struct vrep *into)
                     continue;
             }
             struct stat st;
-            if (stat(p, &st) != 0) {
-                if (into)
-                    vsay(into, 2, "%s: dangling link", rel_to(p, into->subject));
-                continue;
-            }
+            if (stat(p, &st) != 0)
+                continue; /* a dangling link: reported by the caller */
             found++;
             if (into)
                 verify_model(into, p, NULL, rel_to(p, into->subject));
@@ -2932,6 +2969,7 @@ static void verify_hf_repo(const char *repo)
             char tgt[PATH_MAX];
             ssize_t k = readlink(sf.v[i], tgt, sizeof tgt - 1);
             tgt[k > 0 ? k : 0] = '\0';
+            blob_user(r, base_name(tgt), rel_to(sf.v[i], repo));
             if (stat(sf.v[i], &st) != 0)
                 vsay(r, 2, "%s: dangling link to %s", rel_to(sf.v[i], repo), tgt);
             else if (!strstr(tgt, "blobs/"))
@@ -2943,9 +2981,9 @@ static void verify_hf_repo(const char *repo)
     free_list(sn, sn ? nsnap : 0);
     verify_model_files(&sf, r);
     r->summary = xasprintf("%zu blobs checked against their names (%zu sha256, %zu git sha1), "
-                           "%zu snapshot%s, %zu links, %zu refs",
+                           "%zu snapshot%s, %zu link%s, %zu ref%s",
                            n_sha + n_git, n_sha, n_git, nsnap, nsnap == 1 ? "" : "s", n_links,
-                           rf.n);
+                           n_links == 1 ? "" : "s", rf.n, rf.n == 1 ? "" : "s");
     for (size_t i = 0; i < rf.n; i++)
         free(rf.v[i]);
     free(rf.v);
@@ -3035,6 +3073,7 @@ static void verify_ollama(const char *dir)
                 continue;
             }
             struct stat bs;
+            blob_user(r, base_name(bp), mp);
             if (stat(bp, &bs) != 0) {
                 vsay(r, 2, "%s: blob %s is missing", mp, dg + 7);
             } else if (json_is_integer(sz) && json_integer_value(sz) != (json_int_t)bs.st_size) {
@@ -3201,8 +3240,9 @@ static void vrep_finish(struct vrep *r)
             } else if (memcmp(d, c->expect, qf_hash_size(alg)) != 0) {
                 char hex[65];
                 qf_hash_tohex(d, qf_hash_size(alg), hex);
-                vsay(r, 2, "blobs/%s: %s of the content is %s: the blob is damaged", c->label,
-                     what, hex);
+                vsay(r, 2, "blobs/%s: %s of the content is %s: the blob is damaged%s%s%s",
+                     c->label, what, hex, c->users ? " (used by " : "",
+                     c->users ? c->users : "", c->users ? ")" : "");
             }
             continue;
         }

@@ -1,0 +1,18 @@
+# A manifest written with --per-tensor names what a damaged copy got wrong: one flipped byte
+# is reported with its file, its tensor and the tensor's byte range; a copy that differs only
+# in metadata is recognised as such.
+cp "$FIX/stories260K-q8_0.gguf" model.gguf
+qverify --per-tensor --sha256 model.gguf > MANIFEST
+cp model.gguf good.gguf
+# flip one byte at offset 200000 (inside blk.2.ffn_gate.weight, bytes 189408-201103)
+printf '\125' | dd of=model.gguf bs=1 seek=200000 conv=notrunc 2>/dev/null
+qverify -c -q MANIFEST
+echo "exit $?"
+# sha256sum sees only that the file differs
+sha256sum -c MANIFEST 2>/dev/null
+echo "sha256sum exit $?"
+# metadata only: general.name "Hf" -> "Xy" (bytes 138-139 of the header)
+cp good.gguf model.gguf
+printf 'Xy' | dd of=model.gguf bs=1 seek=138 conv=notrunc 2>/dev/null
+qverify -c -q MANIFEST
+echo "exit $?"
