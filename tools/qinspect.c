@@ -337,7 +337,11 @@ static void print_value(FILE *f, const struct qf_value *v, int depth, int in_arr
     fputc(']', f);
 }
 
-static json_t *json_value(const struct qf_value *v, int depth)
+/* Array elements one metadata value may put into the JSON document without --full: the
+ * document is built in memory, so a hostile 2^30-element array must not become 2^30 nodes. */
+#define JSON_ARRAY_BUDGET (1u << 24)
+
+static json_t *json_value(const struct qf_value *v, int depth, uint64_t *budget, int *cut)
 {
     switch (v->type) {
     case QF_V_U8: case QF_V_U16: case QF_V_U32: case QF_V_U64: return ju64(v->v.u);
@@ -356,7 +360,12 @@ static json_t *json_value(const struct qf_value *v, int depth)
         struct qf_value e;
         qf_array_iter_init(&it, &v->v.a);
         while (qf_array_iter_next(&it, &e)) {
-            json_t *x = json_value(&e, depth + 1);
+            if (*budget == 0) {
+                *cut = 1;
+                break;
+            }
+            (*budget)--;
+            json_t *x = json_value(&e, depth + 1, budget, cut);
             if (!x || json_array_append_new(a, x))
                 cli_die(CLI_EXIT_TROUBLE, "out of memory");
         }
@@ -1311,7 +1320,11 @@ static json_t *json_metadata(const struct report *r)
         }
         if (kv->origin && *kv->origin)
             jset(e, "origin", jstr(kv->origin));
-        json_t *val = json_value(v, 0);
+        uint64_t budget = o.full ? UINT64_MAX : JSON_ARRAY_BUDGET;
+        int cut = 0;
+        json_t *val = json_value(v, 0, &budget, &cut);
+        if (v->type == QF_V_ARRAY)
+            jset(e, "truncated", json_boolean(cut));
         jset(e, "value", val);
         /* the key as valid UTF-8; a key seen before gets "@origin" or "#index" appended */
         json_t *ks = jstrn(kv->key.ptr, (size_t)kv->key.len);

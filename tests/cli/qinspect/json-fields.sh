@@ -7,7 +7,7 @@ for pat in '"parameters":1836288' '"tensor_bytes":1130240' '"bits_per_weight":4.
     '"name":"output.weight","type":"q6_K","shape":\[512,256\],"ne":\[256,512\],"elements":131072,"file":0,"offset":12800,"data_offset":0,"bytes":107520' \
     '"name":"blk.1.ffn_down.weight","type":"q6_K","shape":\[256,768\],"ne":\[768,256\]' \
     '"llama.rope.freq_base":{"type":"f32","value":10000}' \
-    '"tokenizer.ggml.tokens":{"type":"array","element_type":"string","count":512,"value":\["<unk>","<s>","</s>"' \
+    '"tokenizer.ggml.tokens":{"type":"array","element_type":"string","count":512,"truncated":false,"value":\["<unk>","<s>","</s>"' \
     '"n_head_kv":2,"head_dim_k":64'; do
     printf '%s\n' "$out" | grep -q -- "$pat" && echo "ok $pat" || echo "MISSING $pat"
 done
