@@ -2058,7 +2058,7 @@ static int read_manifest(size_t mi)
             if (r < 0) {
                 m->n_malformed++;
                 if (G.warn && !G.status)
-                    cli_warn("%s: %zu: improperly formatted checksum line", m->path, lineno);
+                    cli_info(1, "%s: %zu: improperly formatted checksum line", m->path, lineno);
             }
             continue;
         }
@@ -3254,10 +3254,18 @@ static void vrep_finish(struct vrep *r)
             continue;
         }
         uint64_t bad_at = c->off + s->first_bad * s->unit;
-        if (s->nan || s->inf)
-            vsay(r, 2, "%stensor '%s' (%s): %llu NaN, %llu Inf (first at element %llu, byte %llu)",
-                 pre, c->label, tn, (unsigned long long)s->nan, (unsigned long long)s->inf,
-                 (unsigned long long)s->first_bad, (unsigned long long)bad_at);
+        if (s->nan || s->inf) {
+            char what[64];
+            if (s->nan && s->inf)
+                snprintf(what, sizeof what, "%llu NaN, %llu Inf", (unsigned long long)s->nan,
+                         (unsigned long long)s->inf);
+            else
+                snprintf(what, sizeof what, "%llu %s",
+                         (unsigned long long)(s->nan ? s->nan : s->inf), s->nan ? "NaN" : "Inf");
+            vsay(r, 2, "%stensor '%s' (%s): %s (first at element %llu, byte %llu)", pre,
+                 c->label, tn, what, (unsigned long long)s->first_bad,
+                 (unsigned long long)bad_at);
+        }
         if (s->bad_scale)
             vsay(r, 2, "%stensor '%s' (%s): %llu of %llu blocks have a non-finite scale (first: "
                        "block %llu at byte %llu)",
