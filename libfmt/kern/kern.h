@@ -52,6 +52,21 @@ void kern_dq_u32(const void *restrict src, float *restrict dst, size_t n);
 void kern_dq_u64(const void *restrict src, float *restrict dst, size_t n);
 void kern_dq_bool(const void *restrict src, float *restrict dst, size_t n);
 
+/* Second half of the K-quant quantizers (kern_scalar.c), shared by every level: from the
+ * sub-block fits (scales, mins, codes L) to the finished block y: scale/min codes, the
+ * re-quantization of every element with the stored scales, and the packing. sw (sub-block
+ * weight sums) is NULL for the reference path and non-NULL for the imatrix path. A SIMD level
+ * only has to reproduce the fits bit for bit. x is the 256 inputs of the super-block.
+ *   Q2_K: 16 fits QKX2/QKX3, L = codes 0..3.       Q3_K: 16 fits Q3S/QX, L = codes 0..7.
+ *   Q4_K/Q5_K (nmax 15/31): 8 fits, L = 0..nmax.   Q6_K: 16 fits QX(16, 32), L = 0..63. */
+void kern_q2_K_finish(const float *x, const float *scales, const float *mins, const float *sw,
+                      uint8_t *L, uint8_t *y);
+void kern_q3_K_finish(const float *x, const float *scales, const float *sw, int8_t *L,
+                      uint8_t *y);
+void kern_q45_K_finish(int nmax, const float *x, const float *scales, const float *mins,
+                       const float *sw, uint8_t *L, uint8_t *y);
+void kern_q6_K_finish(const float *x, const float *scales, int8_t *L, uint8_t *y);
+
 /* Float -> integer conversion exactly as x86 cvttss2si does it: truncation toward zero, and
  * INT32_MIN for NaN and values outside the int32 range. The reference quantizers convert with C
  * casts such as (int8_t)(x*id + 8.5f), whose out-of-range behaviour C leaves undefined; we pin it

@@ -1030,74 +1030,79 @@ static void q2_K_requant(const float *x, const uint8_t *sc, float dm, float mm, 
     }
 }
 
-static void q2_K_block_ref(const float *x, uint8_t *y)
+/* Scale/min codes, re-quantization and packing of a Q2_K block from its 16 sub-block fits.
+ * sw NULL: reference rule (max/15); else QP weighted by sw (imatrix path). */
+void kern_q2_K_finish(const float *x, const float *scales, const float *mins, const float *sw,
+                      uint8_t *L, uint8_t *y)
 {
-    uint8_t L[QK_K];
-    float w[16], mins[16], scales[16];
-    float max_scale = 0.0f, max_min = 0.0f;
-    for (int j = 0; j < 16; j++) {
-        for (int l = 0; l < 16; l++)
-            w[l] = fabsf(x[16 * j + l]);
-        scales[j] = fit_qkx(16, 3, x + 16 * j, w, L + 16 * j, &mins[j], -0.5f, 0.1f, 15, 1);
-        if (scales[j] > max_scale)
-            max_scale = scales[j];
-        if (mins[j] > max_min)
-            max_min = mins[j];
-    }
     uint8_t *sc = y;
-    if (max_scale > 0.0f) {
-        const float iscale = 15.0f / max_scale;
+    if (sw) {
+        uint8_t Ls[16], Lm[16];
+        const float dm = fit_qp(16, 15, scales, Ls, sw);
+        const float mm = fit_qp(16, 15, mins, Lm, sw);
+        store_f16(y + 80, dm);
+        store_f16(y + 82, mm);
         for (int j = 0; j < 16; j++)
-            sc[j] = (uint8_t)kern_nearest_int(iscale * scales[j]);
-        store_f16(y + 80, max_scale / 15.0f);
+            sc[j] = (uint8_t)(Ls[j] | (Lm[j] << 4));
     } else {
-        memset(sc, 0, 16);
-        store_f16(y + 80, 0.0f);
-    }
-    if (max_min > 0.0f) {
-        const float iscale = 15.0f / max_min;
-        for (int j = 0; j < 16; j++)
-            sc[j] = (uint8_t)(sc[j] | ((uint32_t)kern_nearest_int(iscale * mins[j]) << 4));
-        store_f16(y + 82, max_min / 15.0f);
-    } else {
-        store_f16(y + 82, 0.0f);
+        float max_scale = 0.0f, max_min = 0.0f;
+        for (int j = 0; j < 16; j++) {
+            if (scales[j] > max_scale)
+                max_scale = scales[j];
+            if (mins[j] > max_min)
+                max_min = mins[j];
+        }
+        if (max_scale > 0.0f) {
+            const float iscale = 15.0f / max_scale;
+            for (int j = 0; j < 16; j++)
+                sc[j] = (uint8_t)kern_nearest_int(iscale * scales[j]);
+            store_f16(y + 80, max_scale / 15.0f);
+        } else {
+            memset(sc, 0, 16);
+            store_f16(y + 80, 0.0f);
+        }
+        if (max_min > 0.0f) {
+            const float iscale = 15.0f / max_min;
+            for (int j = 0; j < 16; j++)
+                sc[j] = (uint8_t)(sc[j] | ((uint32_t)kern_nearest_int(iscale * mins[j]) << 4));
+            store_f16(y + 82, max_min / 15.0f);
+        } else {
+            store_f16(y + 82, 0.0f);
+        }
     }
     q2_K_requant(x, sc, load_f16(y + 80), load_f16(y + 82), L);
     pack_2bit(L, y + 16);
 }
 
-static void q2_K_block_imatrix(const float *x, const float *qw, uint8_t *y)
+/* Sub-block fits of Q2_K: reference QKX2(16, 3) with w = |x|, absolute error; imatrix QKX3
+ * with w = qw * sqrt(sum x^2 / 256 + x^2). */
+static void q2_K_block(const float *x, const float *qw, uint8_t *y)
 {
-    uint8_t L[QK_K], Ls[16], Lm[16];
+    uint8_t L[QK_K];
     float w[16], sw[16], mins[16], scales[16];
-    const float sigma2 = sum_sq(x, QK_K) / (float)QK_K;
+    const float sigma2 = qw ? sum_sq(x, QK_K) / (float)QK_K : 0.0f;
     for (int j = 0; j < 16; j++) {
-        imatrix_weights(x + 16 * j, qw + 16 * j, sigma2, w, 16);
-        float s = 0.0f;
-        for (int l = 0; l < 16; l++)
-            s = s + w[l];
-        sw[j] = s;
-        scales[j] = fit_qkx(16, 3, x + 16 * j, w, L + 16 * j, &mins[j], -0.9f, 0.05f, 36, 0);
+        if (qw) {
+            imatrix_weights(x + 16 * j, qw + 16 * j, sigma2, w, 16);
+            float s = 0.0f;
+            for (int l = 0; l < 16; l++)
+                s = s + w[l];
+            sw[j] = s;
+            scales[j] = fit_qkx(16, 3, x + 16 * j, w, L + 16 * j, &mins[j], -0.9f, 0.05f, 36, 0);
+        } else {
+            for (int l = 0; l < 16; l++)
+                w[l] = fabsf(x[16 * j + l]);
+            scales[j] = fit_qkx(16, 3, x + 16 * j, w, L + 16 * j, &mins[j], -0.5f, 0.1f, 15, 1);
+        }
     }
-    const float dm = fit_qp(16, 15, scales, Ls, sw);
-    const float mm = fit_qp(16, 15, mins, Lm, sw);
-    store_f16(y + 80, dm);
-    store_f16(y + 82, mm);
-    for (int j = 0; j < 16; j++)
-        y[j] = (uint8_t)(Ls[j] | (Lm[j] << 4));
-    q2_K_requant(x, y, load_f16(y + 80), load_f16(y + 82), L);
-    pack_2bit(L, y + 16);
+    kern_q2_K_finish(x, scales, mins, qw ? sw : NULL, L, y);
 }
 
 KERN_Q(q2_K)
 {
     uint8_t *y = dst;
-    for (int64_t i = 0; i < n_per_row / QK_K; i++) {
-        if (imatrix)
-            q2_K_block_imatrix(src + QK_K * i, imatrix + QK_K * i, y + 84 * i);
-        else
-            q2_K_block_ref(src + QK_K * i, y + 84 * i);
-    }
+    for (int64_t i = 0; i < n_per_row / QK_K; i++)
+        q2_K_block(src + QK_K * i, imatrix ? imatrix + QK_K * i : NULL, y + 84 * i);
 }
 
 /* Q3_K, 110 bytes / 256 elements:
@@ -1149,10 +1154,40 @@ static void q3_K_put_scale(uint8_t *s, int j, int l)
     s[8 + j % 4] = (uint8_t)(s[8 + j % 4] | (l << (2 * (j / 4))));
 }
 
-/* Common tail of both Q3_K paths: re-quantize with the stored scales, split off the high bits
- * and pack. L holds codes 0..7 (sub-blocks with a zero scale keep their fitted codes). */
-static void q3_K_finish(const float *x, uint8_t *y, int8_t *L)
+/* Scale codes, re-quantization, high-bit split and packing of a Q3_K block from its 16
+ * sub-block fits (L: codes 0..7). sw NULL: reference rule (scale of largest magnitude / -32);
+ * else QX(16 scales, nmax 32) weighted by sw (imatrix path). */
+void kern_q3_K_finish(const float *x, const float *scales, const float *sw, int8_t *L,
+                      uint8_t *y)
 {
+    memset(y + 96, 0, 12);
+    if (sw) {
+        int8_t Ls[16];
+        const float d_block = fit_qx(16, 32, scales, Ls, sw);
+        for (int j = 0; j < 16; j++)
+            q3_K_put_scale(y + 96, j, Ls[j]);
+        store_f16(y + 108, d_block);
+    } else {
+        float max_scale = 0.0f, amax = 0.0f;
+        for (int j = 0; j < 16; j++) {
+            const float a = fabsf(scales[j]);
+            if (a > amax) {
+                amax = a;
+                max_scale = scales[j];
+            }
+        }
+        if (max_scale != 0.0f) {
+            const float iscale = -32.0f / max_scale;
+            for (int j = 0; j < 16; j++) {
+                int l = kern_low_s8(kern_nearest_int(iscale * scales[j]));
+                l = clampi(l, -32, 31) + 32;
+                q3_K_put_scale(y + 96, j, l);
+            }
+            store_f16(y + 108, 1.0f / iscale);
+        } else {
+            store_f16(y + 108, 0.0f);
+        }
+    }
     const float d_all = load_f16(y + 108);
     for (int j = 0; j < 16; j++) {
         const float d = d_all * (float)q3_K_scale(y + 96, j);
@@ -1174,65 +1209,37 @@ static void q3_K_finish(const float *x, uint8_t *y, int8_t *L)
     pack_2bit(U, y + 32);
 }
 
-static void q3_K_block_ref(const float *x, uint8_t *y)
+/* Sub-block fits of Q3_K: reference Q3S(16, 4); imatrix QX(16, 4) with
+ * w = qw * sqrt(2 sum x^2 / 256 + x^2). */
+static void q3_K_block(const float *x, const float *qw, uint8_t *y)
 {
     int8_t L[QK_K];
-    float scales[16];
-    float max_scale = 0.0f, amax = 0.0f;
-    for (int j = 0; j < 16; j++) {
-        scales[j] = fit_q3(16, 4, x + 16 * j, L + 16 * j);
-        const float a = fabsf(scales[j]);
-        if (a > amax) {
-            amax = a;
-            max_scale = scales[j];
-        }
-    }
-    memset(y + 96, 0, 12);
-    if (max_scale != 0.0f) {
-        const float iscale = -32.0f / max_scale;
-        for (int j = 0; j < 16; j++) {
-            int l = kern_low_s8(kern_nearest_int(iscale * scales[j]));
-            l = clampi(l, -32, 31) + 32;
-            q3_K_put_scale(y + 96, j, l);
-        }
-        store_f16(y + 108, 1.0f / iscale);
-    } else {
-        store_f16(y + 108, 0.0f);
-    }
-    q3_K_finish(x, y, L);
-}
-
-static void q3_K_block_imatrix(const float *x, const float *qw, uint8_t *y)
-{
-    int8_t L[QK_K], Ls[16];
     float scales[16], w[16], sw[16];
-    float sigma2 = 2.0f * sum_sq(x, QK_K);
-    sigma2 = sigma2 / (float)QK_K;
-    for (int j = 0; j < 16; j++) {
-        imatrix_weights(x + 16 * j, qw + 16 * j, sigma2, w, 16);
-        float s = 0.0f;
-        for (int l = 0; l < 16; l++)
-            s = s + w[l];
-        sw[j] = s;
-        scales[j] = fit_qx(16, 4, x + 16 * j, L + 16 * j, w);
+    float sigma2 = 0.0f;
+    if (qw) {
+        sigma2 = 2.0f * sum_sq(x, QK_K);
+        sigma2 = sigma2 / (float)QK_K;
     }
-    memset(y + 96, 0, 12);
-    const float d_block = fit_qx(16, 32, scales, Ls, sw);
-    for (int j = 0; j < 16; j++)
-        q3_K_put_scale(y + 96, j, Ls[j]);
-    store_f16(y + 108, d_block);
-    q3_K_finish(x, y, L);
+    for (int j = 0; j < 16; j++) {
+        if (qw) {
+            imatrix_weights(x + 16 * j, qw + 16 * j, sigma2, w, 16);
+            float s = 0.0f;
+            for (int l = 0; l < 16; l++)
+                s = s + w[l];
+            sw[j] = s;
+            scales[j] = fit_qx(16, 4, x + 16 * j, L + 16 * j, w);
+        } else {
+            scales[j] = fit_q3(16, 4, x + 16 * j, L + 16 * j);
+        }
+    }
+    kern_q3_K_finish(x, scales, qw ? sw : NULL, L, y);
 }
 
 KERN_Q(q3_K)
 {
     uint8_t *y = dst;
-    for (int64_t i = 0; i < n_per_row / QK_K; i++) {
-        if (imatrix)
-            q3_K_block_imatrix(src + QK_K * i, imatrix + QK_K * i, y + 110 * i);
-        else
-            q3_K_block_ref(src + QK_K * i, y + 110 * i);
-    }
+    for (int64_t i = 0; i < n_per_row / QK_K; i++)
+        q3_K_block(src + QK_K * i, imatrix ? imatrix + QK_K * i : NULL, y + 110 * i);
 }
 
 /* The 12-byte scale/min block of Q4_K and Q5_K (spec §6.1): 8 pairs of 6-bit values.
@@ -1301,54 +1308,6 @@ static float k45_fit_ref(const float *x, int nmax, float rmin, int nstep, uint8_
     return fit_qkx(32, nmax, x, w, L, min, rmin, 0.1f, nstep, 0);
 }
 
-/* Scale/min codes of Q4_K/Q5_K without imatrix: max/63 rule. Writes d, dmin, scales. */
-static void k45_scales_ref(const float *scales, const float *mins, uint8_t *yd, uint8_t *ydmin,
-                           uint8_t *ysc)
-{
-    float max_scale = 0.0f, max_min = 0.0f;
-    for (int j = 0; j < 8; j++) {
-        if (scales[j] > max_scale)
-            max_scale = scales[j];
-        if (mins[j] > max_min)
-            max_min = mins[j];
-    }
-    const float inv_scale = max_scale > 0.0f ? 63.0f / max_scale : 0.0f;
-    const float inv_min = max_min > 0.0f ? 63.0f / max_min : 0.0f;
-    for (int j = 0; j < 8; j++) {
-        uint8_t ls = (uint8_t)kern_nearest_int(inv_scale * scales[j]);
-        uint8_t lm = (uint8_t)kern_nearest_int(inv_min * mins[j]);
-        if (ls > 63)
-            ls = 63;
-        if (lm > 63)
-            lm = 63;
-        k4_put_scale_min(ysc, j, ls, lm);
-    }
-    store_f16(yd, max_scale / 63.0f);
-    store_f16(ydmin, max_min / 63.0f);
-}
-
-/* Scale/min codes with imatrix: QP(8, 63) weighted by the sub-block weight sums. clamp63 is
- * the extra MIN(63, .) that the Q5_K path applies and the Q4_K path does not. */
-static void k45_scales_imatrix(const float *scales, const float *mins, const float *sw,
-                               int clamp63, uint8_t *yd, uint8_t *ydmin, uint8_t *ysc)
-{
-    uint8_t Ls[8], Lm[8];
-    const float d_block = fit_qp(8, 63, scales, Ls, sw);
-    const float m_block = fit_qp(8, 63, mins, Lm, sw);
-    for (int j = 0; j < 8; j++) {
-        uint8_t ls = Ls[j], lm = Lm[j];
-        if (clamp63) {
-            if (ls > 63)
-                ls = 63;
-            if (lm > 63)
-                lm = 63;
-        }
-        k4_put_scale_min(ysc, j, ls, lm);
-    }
-    store_f16(yd, d_block);
-    store_f16(ydmin, m_block);
-}
-
 /* Imatrix sub-block fits of Q4_K/Q5_K: sigma2 = 2 sum x^2 / 256, QKX3. */
 static void k45_fit_imatrix(const float *x, const float *qw, int nmax, uint8_t *L,
                             float *scales, float *mins, float *sw)
@@ -1366,11 +1325,53 @@ static void k45_fit_imatrix(const float *x, const float *qw, int nmax, uint8_t *
     }
 }
 
-/* Re-quantize Q4_K/Q5_K sub-blocks with the stored scales (zero-scale sub-blocks keep L). */
-static void k45_requant(const float *x, const uint8_t *yd, const uint8_t *ydmin,
-                        const uint8_t *ysc, int nmax, uint8_t *L)
+/* Scale/min codes, re-quantization and packing of a Q4_K (nmax 15) or Q5_K (nmax 31) block
+ * from its 8 sub-block fits. sw NULL: reference rule (max/63); else QP(8, 63) weighted by sw,
+ * with the extra MIN(63, .) that the reference applies to Q5_K only. */
+void kern_q45_K_finish(int nmax, const float *x, const float *scales, const float *mins,
+                       const float *sw, uint8_t *L, uint8_t *y)
 {
-    const float dall = load_f16(yd), mall = load_f16(ydmin);
+    uint8_t *ysc = y + 4;
+    if (sw) {
+        uint8_t Ls[8], Lm[8];
+        const float d_block = fit_qp(8, 63, scales, Ls, sw);
+        const float m_block = fit_qp(8, 63, mins, Lm, sw);
+        for (int j = 0; j < 8; j++) {
+            uint8_t ls = Ls[j], lm = Lm[j];
+            if (nmax == 31) {
+                if (ls > 63)
+                    ls = 63;
+                if (lm > 63)
+                    lm = 63;
+            }
+            k4_put_scale_min(ysc, j, ls, lm);
+        }
+        store_f16(y, d_block);
+        store_f16(y + 2, m_block);
+    } else {
+        float max_scale = 0.0f, max_min = 0.0f;
+        for (int j = 0; j < 8; j++) {
+            if (scales[j] > max_scale)
+                max_scale = scales[j];
+            if (mins[j] > max_min)
+                max_min = mins[j];
+        }
+        const float inv_scale = max_scale > 0.0f ? 63.0f / max_scale : 0.0f;
+        const float inv_min = max_min > 0.0f ? 63.0f / max_min : 0.0f;
+        for (int j = 0; j < 8; j++) {
+            uint8_t ls = (uint8_t)kern_nearest_int(inv_scale * scales[j]);
+            uint8_t lm = (uint8_t)kern_nearest_int(inv_min * mins[j]);
+            if (ls > 63)
+                ls = 63;
+            if (lm > 63)
+                lm = 63;
+            k4_put_scale_min(ysc, j, ls, lm);
+        }
+        store_f16(y, max_scale / 63.0f);
+        store_f16(y + 2, max_min / 63.0f);
+    }
+    /* re-quantize with the stored scales (zero-scale sub-blocks keep their fitted L) */
+    const float dall = load_f16(y), mall = load_f16(y + 2);
     for (int j = 0; j < 8; j++) {
         int sc, m;
         k4_get_scale_min(ysc, j, &sc, &m);
@@ -1383,28 +1384,50 @@ static void k45_requant(const float *x, const uint8_t *yd, const uint8_t *ydmin,
             L[32 * j + ii] = (uint8_t)clampi(kern_nearest_int(t / d), 0, nmax);
         }
     }
+    if (nmax == 15) {
+        for (int c = 0; c < 4; c++)
+            for (int l = 0; l < 32; l++)
+                y[16 + 32 * c + l] = (uint8_t)(L[64 * c + l] | (L[64 * c + 32 + l] << 4));
+        return;
+    }
+    uint8_t *qh = y + 16, *ql = y + 48;
+    memset(qh, 0, 32);
+    for (int c = 0; c < 4; c++) {
+        for (int l = 0; l < 32; l++) {
+            int l1 = L[64 * c + l], l2 = L[64 * c + 32 + l];
+            if (l1 > 15) {
+                l1 -= 16;
+                qh[l] = (uint8_t)(qh[l] | (1u << (2 * c)));
+            }
+            if (l2 > 15) {
+                l2 -= 16;
+                qh[l] = (uint8_t)(qh[l] | (2u << (2 * c)));
+            }
+            ql[32 * c + l] = (uint8_t)(l1 | (l2 << 4));
+        }
+    }
+}
+
+static void k45_row(int nmax, float rmin, int nstep, size_t bytes, const float *src, uint8_t *y,
+                    int64_t n_per_row, const float *imatrix)
+{
+    uint8_t L[QK_K];
+    float scales[8], mins[8], sw[8];
+    for (int64_t i = 0; i < n_per_row / QK_K; i++, y += bytes) {
+        const float *x = src + QK_K * i;
+        if (imatrix) {
+            k45_fit_imatrix(x, imatrix + QK_K * i, nmax, L, scales, mins, sw);
+        } else {
+            for (int j = 0; j < 8; j++)
+                scales[j] = k45_fit_ref(x + 32 * j, nmax, rmin, nstep, L + 32 * j, &mins[j]);
+        }
+        kern_q45_K_finish(nmax, x, scales, mins, imatrix ? sw : NULL, L, y);
+    }
 }
 
 KERN_Q(q4_K)
 {
-    uint8_t *y = dst;
-    uint8_t L[QK_K];
-    float scales[8], mins[8], sw[8];
-    for (int64_t i = 0; i < n_per_row / QK_K; i++, y += 144) {
-        const float *x = src + QK_K * i;
-        if (imatrix) {
-            k45_fit_imatrix(x, imatrix + QK_K * i, 15, L, scales, mins, sw);
-            k45_scales_imatrix(scales, mins, sw, 0, y, y + 2, y + 4);
-        } else {
-            for (int j = 0; j < 8; j++)
-                scales[j] = k45_fit_ref(x + 32 * j, 15, -1.0f, 20, L + 32 * j, &mins[j]);
-            k45_scales_ref(scales, mins, y, y + 2, y + 4);
-        }
-        k45_requant(x, y, y + 2, y + 4, 15, L);
-        for (int c = 0; c < 4; c++)
-            for (int l = 0; l < 32; l++)
-                y[16 + 32 * c + l] = (uint8_t)(L[64 * c + l] | (L[64 * c + 32 + l] << 4));
-    }
+    k45_row(15, -1.0f, 20, 144, src, dst, n_per_row, imatrix);
 }
 
 /* Q5_K, 176 bytes / 256 elements:
@@ -1435,37 +1458,7 @@ KERN_DQ(q5_K)
 
 KERN_Q(q5_K)
 {
-    uint8_t *y = dst;
-    uint8_t L[QK_K];
-    float scales[8], mins[8], sw[8];
-    for (int64_t i = 0; i < n_per_row / QK_K; i++, y += 176) {
-        const float *x = src + QK_K * i;
-        if (imatrix) {
-            k45_fit_imatrix(x, imatrix + QK_K * i, 31, L, scales, mins, sw);
-            k45_scales_imatrix(scales, mins, sw, 1, y, y + 2, y + 4);
-        } else {
-            for (int j = 0; j < 8; j++)
-                scales[j] = k45_fit_ref(x + 32 * j, 31, -0.5f, 15, L + 32 * j, &mins[j]);
-            k45_scales_ref(scales, mins, y, y + 2, y + 4);
-        }
-        k45_requant(x, y, y + 2, y + 4, 31, L);
-        uint8_t *qh = y + 16, *ql = y + 48;
-        memset(qh, 0, 32);
-        for (int c = 0; c < 4; c++) {
-            for (int l = 0; l < 32; l++) {
-                int l1 = L[64 * c + l], l2 = L[64 * c + 32 + l];
-                if (l1 > 15) {
-                    l1 -= 16;
-                    qh[l] = (uint8_t)(qh[l] | (1u << (2 * c)));
-                }
-                if (l2 > 15) {
-                    l2 -= 16;
-                    qh[l] = (uint8_t)(qh[l] | (2u << (2 * c)));
-                }
-                ql[32 * c + l] = (uint8_t)(l1 | (l2 << 4));
-            }
-        }
-    }
+    k45_row(31, -0.5f, 15, 176, src, dst, n_per_row, imatrix);
 }
 
 /* Q6_K, 210 bytes / 256 elements:
@@ -1498,6 +1491,53 @@ KERN_DQ(q6_K)
     }
 }
 
+/* Scale codes, re-quantization and packing of a Q6_K block from its 16 sub-block fits
+ * (QX(16, 32), codes 0..63 in L). */
+void kern_q6_K_finish(const float *x, const float *scales, int8_t *L, uint8_t *y)
+{
+    float max_scale = 0.0f, max_abs = 0.0f;
+    for (int ib = 0; ib < 16; ib++) {
+        const float a = fabsf(scales[ib]);
+        if (a > max_abs) {
+            max_abs = a;
+            max_scale = scales[ib];
+        }
+    }
+    if (max_abs < GROUP_EPS) {
+        memset(y, 0, 210);
+        return;
+    }
+    const float iscale = -128.0f / max_scale;
+    store_f16(y + 208, 1.0f / iscale);
+    int8_t *ysc = (int8_t *)(y + 192);
+    for (int ib = 0; ib < 16; ib++) {
+        int v = kern_nearest_int(iscale * scales[ib]);
+        if (v > 127)
+            v = 127;
+        ysc[ib] = (int8_t)kern_low_s8(v);
+    }
+    const float dall = load_f16(y + 208);
+    for (int j = 0; j < 16; j++) {
+        const float d = dall * (float)ysc[j];
+        if (d == 0.0f)
+            continue;
+        for (int ii = 0; ii < 16; ii++)
+            L[16 * j + ii] = (int8_t)(clampi(kern_nearest_int(x[16 * j + ii] / d), -32, 31) + 32);
+    }
+    uint8_t *ql = y, *qh = y + 128;
+    for (int h = 0; h < 2; h++) {
+        const int8_t *Lh = L + 128 * h;
+        for (int l = 0; l < 32; l++) {
+            const int q1 = Lh[l], q2 = Lh[l + 32], q3 = Lh[l + 64], q4 = Lh[l + 96];
+            ql[64 * h + l] = (uint8_t)((q1 & 0xF) | ((q3 & 0xF) << 4));
+            ql[64 * h + l + 32] = (uint8_t)((q2 & 0xF) | ((q4 & 0xF) << 4));
+            qh[32 * h + l] =
+                (uint8_t)((q1 >> 4) | ((q2 >> 4) << 2) | ((q3 >> 4) << 4) | ((q4 >> 4) << 6));
+        }
+    }
+}
+
+/* Sub-block fits of Q6_K: QX(16, 32) with weights x^2, or the imatrix values themselves. */
 KERN_Q(q6_K)
 {
     uint8_t *y = dst;
@@ -1505,49 +1545,11 @@ KERN_Q(q6_K)
     float scales[16];
     for (int64_t i = 0; i < n_per_row / QK_K; i++, y += 210) {
         const float *x = src + QK_K * i;
-        float max_scale = 0.0f, max_abs = 0.0f;
         for (int ib = 0; ib < 16; ib++) {
             const float *qw = imatrix ? imatrix + QK_K * i + 16 * ib : NULL;
             scales[ib] = fit_qx(16, 32, x + 16 * ib, L + 16 * ib, qw);
-            const float a = fabsf(scales[ib]);
-            if (a > max_abs) {
-                max_abs = a;
-                max_scale = scales[ib];
-            }
         }
-        if (max_abs < GROUP_EPS) {
-            memset(y, 0, 210);
-            continue;
-        }
-        const float iscale = -128.0f / max_scale;
-        store_f16(y + 208, 1.0f / iscale);
-        int8_t *ysc = (int8_t *)(y + 192);
-        for (int ib = 0; ib < 16; ib++) {
-            int v = kern_nearest_int(iscale * scales[ib]);
-            if (v > 127)
-                v = 127;
-            ysc[ib] = (int8_t)kern_low_s8(v);
-        }
-        const float dall = load_f16(y + 208);
-        for (int j = 0; j < 16; j++) {
-            const float d = dall * (float)ysc[j];
-            if (d == 0.0f)
-                continue;
-            for (int ii = 0; ii < 16; ii++)
-                L[16 * j + ii] =
-                    (int8_t)(clampi(kern_nearest_int(x[16 * j + ii] / d), -32, 31) + 32);
-        }
-        uint8_t *ql = y, *qh = y + 128;
-        for (int h = 0; h < 2; h++) {
-            const int8_t *Lh = L + 128 * h;
-            for (int l = 0; l < 32; l++) {
-                const int q1 = Lh[l], q2 = Lh[l + 32], q3 = Lh[l + 64], q4 = Lh[l + 96];
-                ql[64 * h + l] = (uint8_t)((q1 & 0xF) | ((q3 & 0xF) << 4));
-                ql[64 * h + l + 32] = (uint8_t)((q2 & 0xF) | ((q4 & 0xF) << 4));
-                qh[32 * h + l] = (uint8_t)((q1 >> 4) | ((q2 >> 4) << 2) | ((q3 >> 4) << 4) |
-                                           ((q4 >> 4) << 6));
-            }
-        }
+        kern_q6_K_finish(x, scales, L, y);
     }
 }
 
