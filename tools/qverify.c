@@ -243,11 +243,12 @@ static const struct cli_tool tool = {
     "qverify",
     "[OPTION]... FILE|DIR...",
     "Check that model files are whole, well-formed and exactly what was published.",
-    "Without a checksum option each FILE or DIR is validated: GGUF and safetensors files and\n"
-    "their split or sharded sets, Hugging Face cache folders (models--ORG--NAME), Ollama\n"
-    "model stores (blobs/ and manifests/) and tar/zip archives.\n"
-    "Exit status: 0 valid or all checksums OK, 1 problems found or a mismatch, 2 could not\n"
-    "check.\n",
+    "Without a checksum option each FILE or DIR is validated: GGUF and safetensors\n"
+    "files with their split or sharded sets, Hugging Face cache folders\n"
+    "(models--ORG--NAME), Ollama stores (blobs/ and manifests/), tar and zip\n"
+    "archives.\n"
+    "Exit status: 0 valid or all checksums OK, 1 problems found or a mismatch,\n"
+    "2 could not check.\n",
 };
 
 static struct {
