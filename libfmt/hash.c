@@ -13,6 +13,14 @@
 #include <xxhash.h>
 #include <zlib.h>
 
+/* libxxhash's x86 dispatcher picks the AVX2/AVX-512 XXH3 kernels at run time (the library
+ * itself is built for baseline x86-64); the header maps the XXH3 update calls onto it. */
+#if defined(__x86_64__) && defined(__has_include)
+#if __has_include(<xxh_x86dispatch.h>)
+#include <xxh_x86dispatch.h>
+#endif
+#endif
+
 
 /* Slice fed to each algorithm in turn when more than one is active: small enough to stay in
  * L2 between algorithms, large enough that per-call overhead vanishes. */
