@@ -9,3 +9,4 @@ for b in "$build"/bench/*; do
     echo "== $(basename "$b")"
     "$b" || st=1
 done
+sh tests/bench/verify.sh "$build" || st=1
