@@ -767,6 +767,11 @@ static void compute_whatif(const struct report *r, struct whatif *w)
     free(types);
 }
 
+static uint64_t sat_add(uint64_t a, uint64_t b)
+{
+    return a > UINT64_MAX - b ? UINT64_MAX : a + b;
+}
+
 static uint64_t effective_ctx(const struct report *r)
 {
     if (o.n_ctx)
@@ -1115,7 +1120,7 @@ static void human_memory(FILE *f, const struct report *r)
         cli_table_cell(t, "%s", cli_human_size(a, sizeof a, me.compute_bytes));
         cli_table_cell(t, "logits, activations, one layer's attention scores (F32)");
         cli_table_endrow(t);
-        uint64_t total = r->bytes + me.kv_bytes + me.compute_bytes;
+        uint64_t total = sat_add(sat_add(r->bytes, me.kv_bytes), me.compute_bytes);
         cli_table_cell(t, "total");
         cli_table_cell(t, "%llu", (unsigned long long)total);
         cli_table_cell(t, "%s", cli_human_size(a, sizeof a, total));
@@ -1129,6 +1134,8 @@ static void human_memory(FILE *f, const struct report *r)
         else if (rc == QF_EFORMAT)
             fprintf(f, "  KV cache: head size %llu is not a multiple of the %s block\n",
                     (unsigned long long)r->arch.head_dim_k, kv_type_name());
+        else if (rc == QF_ELIMIT)
+            fprintf(f, "  KV cache: too large to count in 64 bits\n");
         else
             fprintf(f, "  KV cache: the architecture facts are incomplete (layers, KV heads, "
                        "head size)\n");
@@ -1368,7 +1375,7 @@ static json_t *json_memory(const struct report *r)
         jset(j, "v_bytes", ju64(me.v_bytes));
         jset(j, "kv_bytes", ju64(me.kv_bytes));
         jset(j, "compute_bytes_estimate", ju64(me.compute_bytes));
-        jset(j, "total_bytes", ju64(r->bytes + me.kv_bytes + me.compute_bytes));
+        jset(j, "total_bytes", ju64(sat_add(sat_add(r->bytes, me.kv_bytes), me.compute_bytes)));
         jset(j, "error", json_null());
     } else {
         jset(j, "k_bytes", json_null());
@@ -1378,6 +1385,7 @@ static json_t *json_memory(const struct report *r)
         jset(j, "total_bytes", json_null());
         jset(j, "error", jstr(!ctx ? "unknown context length"
                               : rc == QF_EFORMAT ? "head size not a multiple of the KV type's block"
+                              : rc == QF_ELIMIT  ? "too large to count in 64 bits"
                                                  : "incomplete architecture facts"));
     }
     return j;
