@@ -578,6 +578,55 @@ static void dq_q6_K(const void *restrict src, float *restrict dst, size_t nb)
     }
 }
 
+
+/* ---------------------------------------------------------------------------------------
+ * K-quant quantizers: the vector layer of kern_kq.h, 8 lanes
+ */
+#define KQ_W 8
+typedef __m256 vf;
+typedef __m256i vi;
+typedef __m256 vm;
+static inline vf vf_set(float f) { return _mm256_set1_ps(f); }
+static inline vf vf_load(const float *p) { return _mm256_loadu_ps(p); }
+static inline void vf_store(float *p, vf v) { _mm256_storeu_ps(p, v); }
+static inline vf vf_add(vf a, vf b) { return _mm256_add_ps(a, b); }
+static inline vf vf_sub(vf a, vf b) { return _mm256_sub_ps(a, b); }
+static inline vf vf_mul(vf a, vf b) { return _mm256_mul_ps(a, b); }
+static inline vf vf_div(vf a, vf b) { return _mm256_div_ps(a, b); }
+static inline vf vf_sqrt(vf a) { return _mm256_sqrt_ps(a); }
+static inline vf vf_abs(vf a) { return _mm256_andnot_ps(_mm256_set1_ps(sign_bit.f), a); }
+static inline vf vf_neg(vf a) { return _mm256_xor_ps(_mm256_set1_ps(sign_bit.f), a); }
+static inline vf vf_min(vf a, vf b) { return _mm256_min_ps(a, b); }
+static inline vf vf_max(vf a, vf b) { return _mm256_max_ps(a, b); }
+static inline vm vf_lt(vf a, vf b) { return _mm256_cmp_ps(a, b, _CMP_LT_OQ); }
+static inline vm vf_gt(vf a, vf b) { return _mm256_cmp_ps(a, b, _CMP_GT_OQ); }
+static inline vm vf_le(vf a, vf b) { return _mm256_cmp_ps(a, b, _CMP_LE_OQ); }
+static inline vm vf_ne(vf a, vf b) { return _mm256_cmp_ps(a, b, _CMP_NEQ_UQ); }
+static inline vf vf_sel(vm m, vf t, vf f) { return _mm256_blendv_ps(f, t, m); }
+static inline vi vi_nearest(vf v)
+{
+    const __m256i i = _mm256_castps_si256(_mm256_add_ps(v, _mm256_set1_ps(12582912.0f)));
+    return _mm256_sub_epi32(_mm256_and_si256(i, _mm256_set1_epi32(0x007FFFFF)),
+                            _mm256_set1_epi32(0x00400000));
+}
+static inline vi vi_clamp(vi v, int lo, int hi)
+{
+    return _mm256_min_epi32(_mm256_max_epi32(v, _mm256_set1_epi32(lo)), _mm256_set1_epi32(hi));
+}
+static inline vf vi_tof(vi v) { return _mm256_cvtepi32_ps(v); }
+static inline vi vi_fromf(vf v) { return _mm256_cvttps_epi32(v); }
+static inline vi vi_add_const(vi v, int c) { return _mm256_add_epi32(v, _mm256_set1_epi32(c)); }
+static inline vi vi_sel(vm m, vi t, vi f)
+{
+    return _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(f), _mm256_castsi256_ps(t), m));
+}
+static inline void vi_store(int32_t *p, vi v) { _mm256_storeu_si256((__m256i *)p, v); }
+static inline vm vm_and(vm a, vm b) { return _mm256_and_ps(a, b); }
+static inline vm vm_or(vm a, vm b) { return _mm256_or_ps(a, b); }
+static inline int vm_any(vm m) { return _mm256_movemask_ps(m) != 0; }
+
+#include "kern/kern_kq.h"
+
 /* ---------------------------------------------------------------------------------------
  * The table
  */
@@ -592,6 +641,8 @@ const struct kern_table kern_table_avx2 = {
     .q = {
         [QF_TYPE_F32] = q_f32,    [QF_TYPE_F16] = q_f16,    [QF_TYPE_BF16] = q_bf16,
         [QF_TYPE_Q4_0] = q_q4_0,  [QF_TYPE_Q4_1] = q_q4_1,  [QF_TYPE_Q5_0] = q_q5_0,
-        [QF_TYPE_Q5_1] = q_q5_1,  [QF_TYPE_Q8_0] = q_q8_0,
+        [QF_TYPE_Q5_1] = q_q5_1,  [QF_TYPE_Q8_0] = q_q8_0,  [QF_TYPE_Q2_K] = kq_q2_K,
+        [QF_TYPE_Q3_K] = kq_q3_K, [QF_TYPE_Q4_K] = kq_q4_K, [QF_TYPE_Q5_K] = kq_q5_K,
+        [QF_TYPE_Q6_K] = kq_q6_K,
     },
 };

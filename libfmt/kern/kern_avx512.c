@@ -629,6 +629,55 @@ static void q_q5_1(const float *restrict x, void *restrict dst, int64_t n, const
     }
 }
 
+
+/* ---------------------------------------------------------------------------------------
+ * K-quant quantizers: the vector layer of kern_kq.h, 16 lanes
+ */
+#define KQ_W 16
+typedef __m512 vf;
+typedef __m512i vi;
+typedef __mmask16 vm;
+static inline vf vf_set(float f) { return _mm512_set1_ps(f); }
+static inline vf vf_load(const float *p) { return _mm512_loadu_ps(p); }
+static inline void vf_store(float *p, vf v) { _mm512_storeu_ps(p, v); }
+static inline vf vf_add(vf a, vf b) { return _mm512_add_ps(a, b); }
+static inline vf vf_sub(vf a, vf b) { return _mm512_sub_ps(a, b); }
+static inline vf vf_mul(vf a, vf b) { return _mm512_mul_ps(a, b); }
+static inline vf vf_div(vf a, vf b) { return _mm512_div_ps(a, b); }
+static inline vf vf_sqrt(vf a) { return _mm512_sqrt_ps(a); }
+static inline vf vf_abs(vf a) { return _mm512_abs_ps(a); }
+static inline vf vf_neg(vf a)
+{
+    return _mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(a), _mm512_set1_epi32(INT32_MIN)));
+}
+static inline vf vf_min(vf a, vf b) { return _mm512_min_ps(a, b); }
+static inline vf vf_max(vf a, vf b) { return _mm512_max_ps(a, b); }
+static inline vm vf_lt(vf a, vf b) { return _mm512_cmp_ps_mask(a, b, _CMP_LT_OQ); }
+static inline vm vf_gt(vf a, vf b) { return _mm512_cmp_ps_mask(a, b, _CMP_GT_OQ); }
+static inline vm vf_le(vf a, vf b) { return _mm512_cmp_ps_mask(a, b, _CMP_LE_OQ); }
+static inline vm vf_ne(vf a, vf b) { return _mm512_cmp_ps_mask(a, b, _CMP_NEQ_UQ); }
+static inline vf vf_sel(vm m, vf t, vf f) { return _mm512_mask_blend_ps(m, f, t); }
+static inline vi vi_nearest(vf v)
+{
+    const __m512i i = _mm512_castps_si512(_mm512_add_ps(v, _mm512_set1_ps(12582912.0f)));
+    return _mm512_sub_epi32(_mm512_and_si512(i, _mm512_set1_epi32(0x007FFFFF)),
+                            _mm512_set1_epi32(0x00400000));
+}
+static inline vi vi_clamp(vi v, int lo, int hi)
+{
+    return _mm512_min_epi32(_mm512_max_epi32(v, _mm512_set1_epi32(lo)), _mm512_set1_epi32(hi));
+}
+static inline vf vi_tof(vi v) { return _mm512_cvtepi32_ps(v); }
+static inline vi vi_fromf(vf v) { return _mm512_cvttps_epi32(v); }
+static inline vi vi_add_const(vi v, int c) { return _mm512_add_epi32(v, _mm512_set1_epi32(c)); }
+static inline vi vi_sel(vm m, vi t, vi f) { return _mm512_mask_blend_epi32(m, f, t); }
+static inline void vi_store(int32_t *p, vi v) { _mm512_storeu_si512((void *)p, v); }
+static inline vm vm_and(vm a, vm b) { return (vm)(a & b); }
+static inline vm vm_or(vm a, vm b) { return (vm)(a | b); }
+static inline int vm_any(vm m) { return m != 0; }
+
+#include "kern/kern_kq.h"
+
 /* ---------------------------------------------------------------------------------------
  * The table
  */
@@ -643,6 +692,7 @@ const struct kern_table kern_table_avx512 = {
     .q = {
         [QF_TYPE_F16] = q_f16,    [QF_TYPE_BF16] = q_bf16,  [QF_TYPE_Q4_0] = q_q4_0,
         [QF_TYPE_Q4_1] = q_q4_1,  [QF_TYPE_Q5_0] = q_q5_0,  [QF_TYPE_Q5_1] = q_q5_1,
-        [QF_TYPE_Q8_0] = q_q8_0,
+        [QF_TYPE_Q8_0] = q_q8_0,  [QF_TYPE_Q2_K] = kq_q2_K,  [QF_TYPE_Q3_K] = kq_q3_K,
+        [QF_TYPE_Q4_K] = kq_q4_K, [QF_TYPE_Q5_K] = kq_q5_K,  [QF_TYPE_Q6_K] = kq_q6_K,
     },
 };

@@ -1,0 +1,399 @@
+/* kern_kq.h - K-quant quantizers with the sub-block fits vectorized ACROSS sub-blocks.
+ *
+ * Included by one ISA file (kern_avx2.c, kern_avx512.c) after it has defined the vector layer:
+ *   KQ_W lanes; types vf (float), vi (int32), vm (lane mask); vf_set vf_load vf_store vf_add
+ *   vf_sub vf_mul vf_div vf_sqrt vf_abs vf_neg vf_min(a,b) = a<b?a:b  vf_max(a,b) = a>b?a:b
+ *   vf_lt vf_gt vf_le (ordered) vf_ne (unordered) vf_sel(m,t,f) vi_nearest (ggml's bit trick)
+ *   vi_clamp vi_tof vi_fromf (truncating) vi_add_const vi_sel vi_store vm_and vm_or vm_any.
+ *
+ * Lane k works on one sub-block and walks its elements in order, so every sum is accumulated
+ * in exactly the order of the scalar reference and every lane executes the same float
+ * operations as kern_scalar.c's fit_qkx / fit_qx / fit_q3. Data-dependent control flow becomes
+ * masks: an iteration's candidate is accepted per lane; extra coordinate-descent passes of a
+ * lane that had already converged change nothing (the pass is a function of the unchanged
+ * state). Scale quantization, re-quantization and packing are the scalar kern_q*_K_finish.
+ *
+ * A super-block whose inputs (or importance weights) are not finite or exceed 2^60 in
+ * magnitude is quantized by the scalar reference: there intermediate NaNs of different signs
+ * could meet, and which one survives an x86 operation depends on operand order.
+ */
+#ifndef QF_KERN_KQ_H
+#define QF_KERN_KQ_H
+
+#define KQ_MAXN 32 /* elements per sub-block (16 or 32) */
+
+/* Transposed layout: element i of lane k at [i * KQ_W + k]. */
+
+/* QKX2 / QKX3 (see fit_qkx). Writes scale, the_min and the codes Lt (transposed, as int32). */
+static void kq_fit_qkx(int n, int nmax, const float *xt, const float *wt, float rmin,
+                       float rdelta, int nstep, int use_mad, float *scale_out, float *min_out,
+                       int32_t *Lt)
+{
+    vf min = vf_load(xt), max = min;
+    vf sum_w = vf_load(wt);
+    vf sum_x = vf_mul(sum_w, min);
+    for (int i = 1; i < n; i++) {
+        const vf x = vf_load(xt + i * KQ_W), w = vf_load(wt + i * KQ_W);
+        min = vf_min(x, min);
+        max = vf_max(x, max);
+        sum_w = vf_add(sum_w, w);
+        sum_x = vf_add(sum_x, vf_mul(w, x));
+    }
+    const vf zero = vf_set(0.0f), nmaxf = vf_set((float)nmax);
+    min = vf_sel(vf_gt(min, zero), zero, min);
+    const vm degen = vf_le(max, min);
+    const vf min0 = min;
+    vf iscale = vf_div(nmaxf, vf_sub(max, min));
+    vf scale = vf_div(vf_set(1.0f), iscale);
+    vf best = zero;
+    for (int i = 0; i < n; i++) {
+        const vf x = vf_load(xt + i * KQ_W), w = vf_load(wt + i * KQ_W);
+        const vf l = vi_tof(vi_clamp(vi_nearest(vf_mul(iscale, vf_sub(x, min))), 0, nmax));
+        vf diff = vf_sub(vf_add(vf_mul(scale, l), min), x);
+        diff = use_mad ? vf_abs(diff) : vf_mul(diff, diff);
+        best = vf_add(best, vf_mul(w, diff));
+    }
+    vf b_iscale = iscale, b_min = min; /* what the accepted codes were computed with */
+    vf lf[KQ_MAXN];
+    for (int is = 0; is <= nstep; is++) {
+        float num = rdelta * (float)is;
+        num = rmin + num;
+        num = num + (float)nmax;
+        iscale = vf_div(vf_set(num), vf_sub(max, min));
+        vf sum_l = zero, sum_l2 = zero, sum_xl = zero;
+        for (int i = 0; i < n; i++) {
+            const vf x = vf_load(xt + i * KQ_W), w = vf_load(wt + i * KQ_W);
+            lf[i] = vi_tof(vi_clamp(vi_nearest(vf_mul(iscale, vf_sub(x, min))), 0, nmax));
+            const vf wl = vf_mul(w, lf[i]);
+            sum_l = vf_add(sum_l, wl);
+            sum_l2 = vf_add(sum_l2, vf_mul(wl, lf[i]));
+            sum_xl = vf_add(sum_xl, vf_mul(wl, x));
+        }
+        const vf D = vf_sub(vf_mul(sum_w, sum_l2), vf_mul(sum_l, sum_l));
+        const vm ok = vf_gt(D, zero);
+        if (!vm_any(ok))
+            continue;
+        vf this_scale = vf_div(vf_sub(vf_mul(sum_w, sum_xl), vf_mul(sum_x, sum_l)), D);
+        vf this_min = vf_div(vf_sub(vf_mul(sum_l2, sum_x), vf_mul(sum_l, sum_xl)), D);
+        const vm pos = vf_gt(this_min, zero);
+        this_min = vf_sel(pos, zero, this_min);
+        this_scale = vf_sel(pos, vf_div(sum_xl, sum_l2), this_scale);
+        vf cur = zero;
+        for (int i = 0; i < n; i++) {
+            const vf x = vf_load(xt + i * KQ_W), w = vf_load(wt + i * KQ_W);
+            vf diff = vf_sub(vf_add(vf_mul(this_scale, lf[i]), this_min), x);
+            diff = use_mad ? vf_abs(diff) : vf_mul(diff, diff);
+            cur = vf_add(cur, vf_mul(w, diff));
+        }
+        const vm acc = vm_and(ok, vf_lt(cur, best));
+        best = vf_sel(acc, cur, best);
+        scale = vf_sel(acc, this_scale, scale);
+        b_iscale = vf_sel(acc, iscale, b_iscale);
+        b_min = vf_sel(acc, min, b_min);
+        min = vf_sel(acc, this_min, min);
+    }
+    const vi zi = vi_nearest(zero); /* 0 */
+    for (int i = 0; i < n; i++) {
+        const vf x = vf_load(xt + i * KQ_W);
+        const vi l = vi_clamp(vi_nearest(vf_mul(b_iscale, vf_sub(x, b_min))), 0, nmax);
+        vi_store(Lt + i * KQ_W, vi_sel(degen, zi, l));
+    }
+    vf_store(scale_out, vf_sel(degen, zero, scale));
+    vf_store(min_out, vf_neg(vf_sel(degen, min0, min))); /* -min, as the scalar: -0 for 0 */
+}
+
+/* QX (see fit_qx): weights wt, codes l + nmax in Lt. */
+static void kq_fit_qx(int n, int nmax, const float *xt, const float *wt, float *scale_out,
+                      int32_t *Lt)
+{
+    const vf zero = vf_set(0.0f);
+    vf max = zero, amax = zero;
+    for (int i = 0; i < n; i++) {
+        const vf x = vf_load(xt + i * KQ_W), ax = vf_abs(x);
+        const vm gt = vf_gt(ax, amax);
+        amax = vf_sel(gt, ax, amax);
+        max = vf_sel(gt, x, max);
+    }
+    const vm tiny = vf_lt(amax, vf_set(1e-15f));
+    vf iscale = vf_div(vf_set((float)-nmax), max);
+    vf sumlx = zero, suml2 = zero;
+    for (int i = 0; i < n; i++) {
+        const vf x = vf_load(xt + i * KQ_W), w = vf_load(wt + i * KQ_W);
+        const vf l = vi_tof(vi_clamp(vi_nearest(vf_mul(iscale, x)), -nmax, nmax - 1));
+        sumlx = vf_add(sumlx, vf_mul(vf_mul(w, x), l));
+        suml2 = vf_add(suml2, vf_mul(vf_mul(w, l), l));
+    }
+    vf scale = vf_sel(vf_ne(suml2, zero), vf_div(sumlx, suml2), zero);
+    vf best = vf_mul(scale, sumlx);
+    vf b_iscale = iscale;
+    for (int is = -9; is <= 9; is++) {
+        if (is == 0)
+            continue;
+        float num = 0.1f * (float)is;
+        num = (float)nmax + num;
+        iscale = vf_div(vf_set(-num), max);
+        sumlx = suml2 = zero;
+        for (int i = 0; i < n; i++) {
+            const vf x = vf_load(xt + i * KQ_W), w = vf_load(wt + i * KQ_W);
+            const vf l = vi_tof(vi_clamp(vi_nearest(vf_mul(iscale, x)), -nmax, nmax - 1));
+            sumlx = vf_add(sumlx, vf_mul(vf_mul(w, x), l));
+            suml2 = vf_add(suml2, vf_mul(vf_mul(w, l), l));
+        }
+        const vm acc = vm_and(vf_gt(suml2, zero),
+                              vf_gt(vf_mul(sumlx, sumlx), vf_mul(best, suml2)));
+        if (!vm_any(acc))
+            continue;
+        b_iscale = vf_sel(acc, iscale, b_iscale);
+        scale = vf_sel(acc, vf_div(sumlx, suml2), scale);
+        best = vf_sel(acc, vf_mul(scale, sumlx), best);
+    }
+    const vi zi = vi_nearest(zero);
+    for (int i = 0; i < n; i++) {
+        const vf x = vf_load(xt + i * KQ_W);
+        const vi l = vi_clamp(vi_nearest(vf_mul(b_iscale, x)), -nmax, nmax - 1);
+        vi_store(Lt + i * KQ_W, vi_sel(tiny, zi, vi_add_const(l, nmax)));
+    }
+    vf_store(scale_out, vf_sel(tiny, zero, scale));
+}
+
+/* Q3S (see fit_q3): weights x^2, up to 5 coordinate-descent passes; codes l + nmax in Lt. */
+static void kq_fit_q3(int n, int nmax, const float *xt, float *scale_out, int32_t *Lt)
+{
+    const vf zero = vf_set(0.0f);
+    vf max = zero, amax = zero;
+    for (int i = 0; i < n; i++) {
+        const vf x = vf_load(xt + i * KQ_W), ax = vf_abs(x);
+        const vm gt = vf_gt(ax, amax);
+        amax = vf_sel(gt, ax, amax);
+        max = vf_sel(gt, x, max);
+    }
+    const vm tiny = vf_lt(amax, vf_set(1e-15f));
+    const vf iscale = vf_div(vf_set((float)-nmax), max);
+    vf sumlx = zero, suml2 = zero;
+    vf L[KQ_MAXN], w[KQ_MAXN], wx[KQ_MAXN];
+    for (int i = 0; i < n; i++) {
+        const vf x = vf_load(xt + i * KQ_W);
+        L[i] = vi_tof(vi_clamp(vi_nearest(vf_mul(iscale, x)), -nmax, nmax - 1));
+        w[i] = vf_mul(x, x);
+        wx[i] = vf_mul(w[i], x);
+        sumlx = vf_add(sumlx, vf_mul(wx[i], L[i]));
+        suml2 = vf_add(suml2, vf_mul(vf_mul(w[i], L[i]), L[i]));
+    }
+    for (int itry = 0; itry < 5; itry++) {
+        vm changed = vf_lt(zero, zero);
+        for (int i = 0; i < n; i++) {
+            const vf x = vf_load(xt + i * KQ_W);
+            const vf slx = vf_sub(sumlx, vf_mul(wx[i], L[i]));
+            const vm c1 = vf_gt(slx, zero);
+            const vf sl2 = vf_sub(suml2, vf_mul(vf_mul(w[i], L[i]), L[i]));
+            const vf r = vf_div(vf_mul(x, sl2), slx);
+            const vf nl = vi_tof(vi_clamp(vi_nearest(r), -nmax, nmax - 1));
+            const vm c2 = vm_and(c1, vf_ne(nl, L[i]));
+            const vf slx2 = vf_add(slx, vf_mul(wx[i], nl));
+            const vf sl22 = vf_add(sl2, vf_mul(vf_mul(w[i], nl), nl));
+            const vf lhs = vf_mul(vf_mul(slx2, slx2), suml2);
+            const vf rhs = vf_mul(vf_mul(sumlx, sumlx), sl22);
+            const vm c3 = vm_and(c2, vm_and(vf_gt(sl22, zero), vf_gt(lhs, rhs)));
+            L[i] = vf_sel(c3, nl, L[i]);
+            sumlx = vf_sel(c3, slx2, sumlx);
+            suml2 = vf_sel(c3, sl22, suml2);
+            changed = vm_or(changed, c3);
+        }
+        if (!vm_any(changed))
+            break;
+    }
+    const vi zi = vi_nearest(zero);
+    for (int i = 0; i < n; i++)
+        vi_store(Lt + i * KQ_W, vi_sel(tiny, zi, vi_add_const(vi_fromf(L[i]), nmax)));
+    vf_store(scale_out, vf_sel(tiny, zero, vf_sel(vf_gt(suml2, zero), vf_div(sumlx, suml2), zero)));
+}
+
+/* ---------------------------------------------------------------------------------------
+ * Row drivers
+ */
+enum { KQ_Q2, KQ_Q3, KQ_Q4, KQ_Q5, KQ_Q6 };
+
+static int kq_tame(const float *v, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (!(v[i] >= -0x1p60f && v[i] <= 0x1p60f))
+            return 0;
+    return 1;
+}
+
+static float kq_sum_sq(const float *x, int n)
+{
+    float s = 0.0f;
+    for (int j = 0; j < n; j++)
+        s = s + x[j] * x[j];
+    return s;
+}
+
+#define KQ_SUBS_MAX 16                                    /* sub-blocks per super-block */
+#define KQ_WIN_SB (KQ_W >= 8 ? KQ_W / 8 : 1)              /* super-blocks per window (max) */
+
+static void kq_row(int kind, const float *src, uint8_t *y, int64_t n_per_row, const float *imx)
+{
+    static const float zeros[256];
+    const int S = (kind == KQ_Q4 || kind == KQ_Q5) ? 8 : 16; /* sub-blocks per super-block */
+    const int n = 256 / S;                                   /* elements per sub-block */
+    const int wsb = KQ_W >= S ? KQ_W / S : 1;                /* super-blocks per window */
+    const int nchunks = wsb * S / KQ_W;
+    const size_t bytes = kind == KQ_Q2 ? 84 : kind == KQ_Q3 ? 110 : kind == KQ_Q4 ? 144
+                       : kind == KQ_Q5 ? 176 : 210;
+    const int64_t nb = n_per_row / 256;
+    float xt[KQ_MAXN * KQ_W], wt[KQ_MAXN * KQ_W];
+    float sc[KQ_WIN_SB * KQ_SUBS_MAX], mn[KQ_WIN_SB * KQ_SUBS_MAX], sw[KQ_WIN_SB * KQ_SUBS_MAX];
+    float lane_s[KQ_W], lane_m[KQ_W];
+    int32_t Lt[KQ_MAXN * KQ_W];
+    uint8_t L[KQ_WIN_SB * 256];
+    for (int64_t b0 = 0; b0 < nb; b0 += wsb) {
+        const int nsb = nb - b0 < wsb ? (int)(nb - b0) : wsb;
+        const float *xs[KQ_WIN_SB], *qs[KQ_WIN_SB];
+        float sigma2[KQ_WIN_SB];
+        int tame = 1;
+        for (int s = 0; s < wsb; s++) {
+            xs[s] = s < nsb ? src + 256 * (b0 + s) : zeros;
+            qs[s] = imx && s < nsb ? imx + 256 * (b0 + s) : NULL;
+            if (s < nsb)
+                tame &= kq_tame(xs[s], 256) && (!qs[s] || kq_tame(qs[s], 256));
+            sigma2[s] = 0.0f;
+            if (qs[s]) {
+                sigma2[s] = kq_sum_sq(xs[s], 256);
+                if (kind == KQ_Q2) {
+                    sigma2[s] = sigma2[s] / 256.0f;
+                } else {
+                    sigma2[s] = 2.0f * sigma2[s];
+                    sigma2[s] = sigma2[s] / 256.0f;
+                }
+            }
+        }
+        if (!tame) {
+            const kern_q_fn ref = kern_table_scalar.q[kind == KQ_Q2 ? QF_TYPE_Q2_K
+                                                     : kind == KQ_Q3 ? QF_TYPE_Q3_K
+                                                     : kind == KQ_Q4 ? QF_TYPE_Q4_K
+                                                     : kind == KQ_Q5 ? QF_TYPE_Q5_K
+                                                                     : QF_TYPE_Q6_K];
+            for (int s = 0; s < nsb; s++)
+                ref(xs[s], y + bytes * (size_t)(b0 + s), 256, qs[s]);
+            continue;
+        }
+        for (int c = 0; c < nchunks; c++) {
+            const int g0 = c * KQ_W; /* first sub-block of the window in this chunk */
+            for (int k = 0; k < KQ_W; k++) {
+                const int g = g0 + k, s = g / S, j = g % S;
+                const float *xb = xs[s] + n * j;
+                const float *qb = qs[s] ? qs[s] + n * j : NULL;
+                for (int i = 0; i < n; i++)
+                    xt[i * KQ_W + k] = xb[i];
+                if (qb) {
+                    for (int i = 0; i < n; i++)
+                        wt[i * KQ_W + k] = qb[i]; /* raw importance, weights built below */
+                }
+            }
+            /* weights, per lane in element order */
+            if (imx && kind != KQ_Q6) {
+                float sg[KQ_W];
+                for (int k = 0; k < KQ_W; k++)
+                    sg[k] = sigma2[(g0 + k) / S];
+                const vf s2 = vf_load(sg);
+                vf s = vf_set(0.0f);
+                for (int i = 0; i < n; i++) {
+                    const vf x = vf_load(xt + i * KQ_W);
+                    const vf w = vf_mul(vf_load(wt + i * KQ_W), vf_sqrt(vf_add(s2, vf_mul(x, x))));
+                    vf_store(wt + i * KQ_W, w);
+                    s = vf_add(s, w);
+                }
+                vf_store(lane_s, s);
+                for (int k = 0; k < KQ_W; k++)
+                    sw[g0 + k] = lane_s[k];
+            } else if (kind == KQ_Q2) {
+                for (int i = 0; i < n; i++)
+                    vf_store(wt + i * KQ_W, vf_abs(vf_load(xt + i * KQ_W)));
+            } else if (kind == KQ_Q4 || kind == KQ_Q5) {
+                vf s = vf_set(0.0f);
+                for (int i = 0; i < n; i++) {
+                    const vf x = vf_load(xt + i * KQ_W);
+                    s = vf_add(s, vf_mul(x, x));
+                }
+                const vf av = vf_sqrt(vf_div(s, vf_set(32.0f)));
+                for (int i = 0; i < n; i++)
+                    vf_store(wt + i * KQ_W, vf_add(av, vf_abs(vf_load(xt + i * KQ_W))));
+            } else if (kind == KQ_Q6 && !imx) {
+                for (int i = 0; i < n; i++) {
+                    const vf x = vf_load(xt + i * KQ_W);
+                    vf_store(wt + i * KQ_W, vf_mul(x, x));
+                }
+            }
+            switch (kind) {
+            case KQ_Q2:
+                if (imx)
+                    kq_fit_qkx(n, 3, xt, wt, -0.9f, 0.05f, 36, 0, lane_s, lane_m, Lt);
+                else
+                    kq_fit_qkx(n, 3, xt, wt, -0.5f, 0.1f, 15, 1, lane_s, lane_m, Lt);
+                break;
+            case KQ_Q4:
+            case KQ_Q5: {
+                const int nmax = kind == KQ_Q4 ? 15 : 31;
+                if (imx)
+                    kq_fit_qkx(n, nmax, xt, wt, -0.9f, 0.05f, 36, 0, lane_s, lane_m, Lt);
+                else
+                    kq_fit_qkx(n, nmax, xt, wt, kind == KQ_Q4 ? -1.0f : -0.5f, 0.1f,
+                               kind == KQ_Q4 ? 20 : 15, 0, lane_s, lane_m, Lt);
+                break;
+            }
+            case KQ_Q3:
+                if (imx)
+                    kq_fit_qx(n, 4, xt, wt, lane_s, Lt);
+                else
+                    kq_fit_q3(n, 4, xt, lane_s, Lt);
+                break;
+            default:
+                kq_fit_qx(n, 32, xt, wt, lane_s, Lt);
+                break;
+            }
+            for (int k = 0; k < KQ_W; k++) {
+                const int g = g0 + k;
+                sc[g] = lane_s[k];
+                mn[g] = lane_m[k];
+                for (int i = 0; i < n; i++)
+                    L[n * g + i] = (uint8_t)Lt[i * KQ_W + k];
+            }
+        }
+        for (int s = 0; s < nsb; s++) {
+            uint8_t *yb = y + bytes * (size_t)(b0 + s);
+            float *scs = sc + S * s, *mns = mn + S * s, *sws = imx ? sw + S * s : NULL;
+            uint8_t *Ls = L + 256 * s;
+            switch (kind) {
+            case KQ_Q2: kern_q2_K_finish(xs[s], scs, mns, sws, Ls, yb); break;
+            case KQ_Q3: kern_q3_K_finish(xs[s], scs, sws, (int8_t *)Ls, yb); break;
+            case KQ_Q4: kern_q45_K_finish(15, xs[s], scs, mns, sws, Ls, yb); break;
+            case KQ_Q5: kern_q45_K_finish(31, xs[s], scs, mns, sws, Ls, yb); break;
+            default: kern_q6_K_finish(xs[s], scs, (int8_t *)Ls, yb); break;
+            }
+        }
+    }
+}
+
+static void kq_q2_K(const float *restrict src, void *restrict dst, int64_t n, const float *imx)
+{
+    kq_row(KQ_Q2, src, dst, n, imx);
+}
+static void kq_q3_K(const float *restrict src, void *restrict dst, int64_t n, const float *imx)
+{
+    kq_row(KQ_Q3, src, dst, n, imx);
+}
+static void kq_q4_K(const float *restrict src, void *restrict dst, int64_t n, const float *imx)
+{
+    kq_row(KQ_Q4, src, dst, n, imx);
+}
+static void kq_q5_K(const float *restrict src, void *restrict dst, int64_t n, const float *imx)
+{
+    kq_row(KQ_Q5, src, dst, n, imx);
+}
+static void kq_q6_K(const float *restrict src, void *restrict dst, int64_t n, const float *imx)
+{
+    kq_row(KQ_Q6, src, dst, n, imx);
+}
+
+#endif /* QF_KERN_KQ_H */
