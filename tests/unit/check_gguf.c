@@ -20,11 +20,12 @@
 /* ---------------------------------------------------------------------------------------
  * A scratch directory per test (tests run forked)
  */
-static char tmpdir[64];
+static char tmpdir[256];
 
 static void tmp_setup(void)
 {
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/qf-gguf-XXXXXX");
+    const char *t = getenv("TMPDIR");
+    snprintf(tmpdir, sizeof tmpdir, "%s/qf-gguf-XXXXXX", t && *t && strlen(t) < 200 ? t : "/tmp");
     ck_assert_ptr_nonnull(mkdtemp(tmpdir));
 }
 
