@@ -66,6 +66,19 @@ void kern_q3_K_finish(const float *x, const float *scales, const float *sw, int8
 void kern_q45_K_finish(int nmax, const float *x, const float *scales, const float *mins,
                        const float *sw, uint8_t *L, uint8_t *y);
 void kern_q6_K_finish(const float *x, const float *scales, int8_t *L, uint8_t *y);
+/* The finish steps in parts, for levels that re-quantize with vectors: _scales writes the scale
+ * fields (d, dmin, scale codes) from the fits, the level then re-quantizes every element of a
+ * sub-block whose decoded scale is not 0 exactly as the finish does, and _pack packs L.
+ * kern_q6_K_scales returns 0 when the block is all zero (fully written, nothing left to do). */
+void kern_q2_K_scales(const float *scales, const float *mins, const float *sw, uint8_t *y);
+void kern_q2_K_pack(const uint8_t *L, uint8_t *y);
+void kern_q3_K_scales(const float *scales, const float *sw, uint8_t *y);
+void kern_q3_K_pack(const int8_t *L, uint8_t *y);
+void kern_q45_K_scales(int nmax, const float *scales, const float *mins, const float *sw,
+                       uint8_t *y);
+void kern_q45_K_pack(int nmax, const uint8_t *L, uint8_t *y);
+int kern_q6_K_scales(const float *scales, uint8_t *y);
+void kern_q6_K_pack(const int8_t *L, uint8_t *y);
 
 /* Float -> integer conversion exactly as x86 cvttss2si does it: truncation toward zero, and
  * INT32_MIN for NaN and values outside the int32 range. The reference quantizers convert with C

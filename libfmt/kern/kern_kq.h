@@ -4,14 +4,16 @@
  *   KQ_W lanes; types vf (float), vi (int32), vm (lane mask); vf_set vf_load vf_store vf_add
  *   vf_sub vf_mul vf_div vf_sqrt vf_abs vf_neg vf_min(a,b) = a<b?a:b  vf_max(a,b) = a>b?a:b
  *   vf_lt vf_gt vf_le (ordered) vf_ne (unordered) vf_sel(m,t,f) vi_nearest (ggml's bit trick)
- *   vi_clamp vi_tof vi_fromf (truncating) vi_add_const vi_sel vi_store vm_and vm_or vm_any.
+ *   vi_clamp vi_tof vi_fromf (truncating) vi_add_const vi_sel vi_store vi_store_u8 (low bytes of
+ *   KQ_W lanes) vm_and vm_or vm_any.
  *
  * Lane k works on one sub-block and walks its elements in order, so every sum is accumulated
  * in exactly the order of the scalar reference and every lane executes the same float
  * operations as kern_scalar.c's fit_qkx / fit_qx / fit_q3. Data-dependent control flow becomes
  * masks: an iteration's candidate is accepted per lane; extra coordinate-descent passes of a
  * lane that had already converged change nothing (the pass is a function of the unchanged
- * state). Scale quantization, re-quantization and packing are the scalar kern_q*_K_finish.
+ * state). Scale quantization and packing are the scalar kern_q*_K_scales / _pack; the
+ * re-quantization between them is elementwise and done here with the same operations.
  *
  * A super-block whose inputs (or importance weights) are not finite or exceed 2^60 in
  * magnitude is quantized by the scalar reference: there intermediate NaNs of different signs
@@ -229,6 +231,97 @@ static float kq_sum_sq(const float *x, int n)
     return s;
 }
 
+/* Re-quantize the n elements of one sub-block with its decoded scale d (and min m when
+ * use_m): code = clamp(nearest((x [+ m]) / d), lo, hi) + off, as the scalar finish steps. */
+static inline void kq_requant(const float *x, int n, float d, float m, int use_m, int lo, int hi,
+                              int off, uint8_t *L)
+{
+    const vf dv = vf_set(d), mv = vf_set(m);
+    for (int i = 0; i < n; i += KQ_W) {
+        vf v = vf_load(x + i);
+        if (use_m)
+            v = vf_add(v, mv);
+        const vi l = vi_clamp(vi_nearest(vf_div(v, dv)), lo, hi);
+        vi_store_u8(L + i, vi_add_const(l, off));
+    }
+}
+
+static inline float kq_h2f(const uint8_t *p)
+{
+    return kern_f16_to_f32((uint16_t)(p[0] | p[1] << 8));
+}
+
+/* Scale fields (scalar, shared with the reference), vector re-quantization, packing. */
+static void kq_finish(int kind, const float *x, const float *scales, const float *mins,
+                      const float *sw, uint8_t *L, uint8_t *y)
+{
+    switch (kind) {
+    case KQ_Q2: {
+        kern_q2_K_scales(scales, mins, sw, y);
+        const float dm = kq_h2f(y + 80), mm = kq_h2f(y + 82);
+        for (int j = 0; j < 16; j++) {
+            const float d = dm * (float)(y[j] & 0xF);
+            if (d == 0.0f)
+                continue;
+            kq_requant(x + 16 * j, 16, d, mm * (float)(y[j] >> 4), 1, 0, 3, 0, L + 16 * j);
+        }
+        kern_q2_K_pack(L, y);
+        break;
+    }
+    case KQ_Q3: {
+        kern_q3_K_scales(scales, sw, y);
+        const float d_all = kq_h2f(y + 108);
+        const uint8_t *s = y + 96;
+        for (int j = 0; j < 16; j++) {
+            const int lo = j < 8 ? (s[j] & 0xF) : (s[j - 8] >> 4);
+            const int hi = (s[8 + j % 4] >> (2 * (j / 4))) & 3;
+            const float d = d_all * (float)((lo | (hi << 4)) - 32);
+            if (d == 0.0f)
+                continue;
+            kq_requant(x + 16 * j, 16, d, 0.0f, 0, -4, 3, 4, L + 16 * j);
+        }
+        kern_q3_K_pack((const int8_t *)L, y);
+        break;
+    }
+    case KQ_Q4:
+    case KQ_Q5: {
+        const int nmax = kind == KQ_Q4 ? 15 : 31;
+        kern_q45_K_scales(nmax, scales, mins, sw, y);
+        const float dall = kq_h2f(y), mall = kq_h2f(y + 2);
+        const uint8_t *b = y + 4;
+        for (int j = 0; j < 8; j++) {
+            int sc, m;
+            if (j < 4) {
+                sc = b[j] & 63;
+                m = b[j + 4] & 63;
+            } else {
+                sc = (b[j + 4] & 0xF) | ((b[j - 4] >> 6) << 4);
+                m = (b[j + 4] >> 4) | ((b[j] >> 6) << 4);
+            }
+            const float d = dall * (float)sc;
+            if (d == 0.0f)
+                continue;
+            kq_requant(x + 32 * j, 32, d, mall * (float)m, 1, 0, nmax, 0, L + 32 * j);
+        }
+        kern_q45_K_pack(nmax, L, y);
+        break;
+    }
+    default: {
+        if (!kern_q6_K_scales(scales, y))
+            break;
+        const float dall = kq_h2f(y + 208);
+        for (int j = 0; j < 16; j++) {
+            const float d = dall * (float)(int8_t)y[192 + j];
+            if (d == 0.0f)
+                continue;
+            kq_requant(x + 16 * j, 16, d, 0.0f, 0, -32, 31, 32, L + 16 * j);
+        }
+        kern_q6_K_pack((const int8_t *)L, y);
+        break;
+    }
+    }
+}
+
 #define KQ_SUBS_MAX 16                                    /* sub-blocks per super-block */
 #define KQ_WIN_SB (KQ_W >= 8 ? KQ_W / 8 : 1)              /* super-blocks per window (max) */
 
@@ -360,18 +453,9 @@ static void kq_row(int kind, const float *src, uint8_t *y, int64_t n_per_row, co
                     L[n * g + i] = (uint8_t)Lt[i * KQ_W + k];
             }
         }
-        for (int s = 0; s < nsb; s++) {
-            uint8_t *yb = y + bytes * (size_t)(b0 + s);
-            float *scs = sc + S * s, *mns = mn + S * s, *sws = imx ? sw + S * s : NULL;
-            uint8_t *Ls = L + 256 * s;
-            switch (kind) {
-            case KQ_Q2: kern_q2_K_finish(xs[s], scs, mns, sws, Ls, yb); break;
-            case KQ_Q3: kern_q3_K_finish(xs[s], scs, sws, (int8_t *)Ls, yb); break;
-            case KQ_Q4: kern_q45_K_finish(15, xs[s], scs, mns, sws, Ls, yb); break;
-            case KQ_Q5: kern_q45_K_finish(31, xs[s], scs, mns, sws, Ls, yb); break;
-            default: kern_q6_K_finish(xs[s], scs, (int8_t *)Ls, yb); break;
-            }
-        }
+        for (int s = 0; s < nsb; s++)
+            kq_finish(kind, xs[s], sc + S * s, mn + S * s, imx ? sw + S * s : NULL, L + 256 * s,
+                      y + bytes * (size_t)(b0 + s));
     }
 }
 

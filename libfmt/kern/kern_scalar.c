@@ -1030,10 +1030,9 @@ static void q2_K_requant(const float *x, const uint8_t *sc, float dm, float mm, 
     }
 }
 
-/* Scale/min codes, re-quantization and packing of a Q2_K block from its 16 sub-block fits.
+/* Scale/min codes of a Q2_K block from its 16 sub-block fits: scales, d, dmin.
  * sw NULL: reference rule (max/15); else QP weighted by sw (imatrix path). */
-void kern_q2_K_finish(const float *x, const float *scales, const float *mins, const float *sw,
-                      uint8_t *L, uint8_t *y)
+void kern_q2_K_scales(const float *scales, const float *mins, const float *sw, uint8_t *y)
 {
     uint8_t *sc = y;
     if (sw) {
@@ -1070,8 +1069,19 @@ void kern_q2_K_finish(const float *x, const float *scales, const float *mins, co
             store_f16(y + 82, 0.0f);
         }
     }
-    q2_K_requant(x, sc, load_f16(y + 80), load_f16(y + 82), L);
+}
+
+void kern_q2_K_pack(const uint8_t *L, uint8_t *y)
+{
     pack_2bit(L, y + 16);
+}
+
+void kern_q2_K_finish(const float *x, const float *scales, const float *mins, const float *sw,
+                      uint8_t *L, uint8_t *y)
+{
+    kern_q2_K_scales(scales, mins, sw, y);
+    q2_K_requant(x, y, load_f16(y + 80), load_f16(y + 82), L);
+    kern_q2_K_pack(L, y);
 }
 
 /* Sub-block fits of Q2_K: reference QKX2(16, 3) with w = |x|, absolute error; imatrix QKX3
@@ -1154,11 +1164,9 @@ static void q3_K_put_scale(uint8_t *s, int j, int l)
     s[8 + j % 4] = (uint8_t)(s[8 + j % 4] | (l << (2 * (j / 4))));
 }
 
-/* Scale codes, re-quantization, high-bit split and packing of a Q3_K block from its 16
- * sub-block fits (L: codes 0..7). sw NULL: reference rule (scale of largest magnitude / -32);
- * else QX(16 scales, nmax 32) weighted by sw (imatrix path). */
-void kern_q3_K_finish(const float *x, const float *scales, const float *sw, int8_t *L,
-                      uint8_t *y)
+/* Scale codes and d of a Q3_K block from its 16 sub-block fits. sw NULL: reference rule
+ * (scale of largest magnitude / -32); else QX(16 scales, nmax 32) weighted by sw. */
+void kern_q3_K_scales(const float *scales, const float *sw, uint8_t *y)
 {
     memset(y + 96, 0, 12);
     if (sw) {
@@ -1188,14 +1196,11 @@ void kern_q3_K_finish(const float *x, const float *scales, const float *sw, int8
             store_f16(y + 108, 0.0f);
         }
     }
-    const float d_all = load_f16(y + 108);
-    for (int j = 0; j < 16; j++) {
-        const float d = d_all * (float)q3_K_scale(y + 96, j);
-        if (d == 0.0f)
-            continue;
-        for (int ii = 0; ii < 16; ii++)
-            L[16 * j + ii] = (int8_t)(clampi(kern_nearest_int(x[16 * j + ii] / d), -4, 3) + 4);
-    }
+}
+
+/* High bits into hmask, low 2 bits into qs, from codes 0..7. */
+void kern_q3_K_pack(const int8_t *L, uint8_t *y)
+{
     uint8_t U[QK_K];
     memset(y, 0, 32);
     for (int j = 0; j < QK_K; j++) {
@@ -1207,6 +1212,23 @@ void kern_q3_K_finish(const float *x, const float *scales, const float *sw, int8
         U[j] = (uint8_t)l;
     }
     pack_2bit(U, y + 32);
+}
+
+/* Scale codes, re-quantization (sub-blocks whose stored scale is 0 keep their fitted codes)
+ * and packing of a Q3_K block from its fits. */
+void kern_q3_K_finish(const float *x, const float *scales, const float *sw, int8_t *L,
+                      uint8_t *y)
+{
+    kern_q3_K_scales(scales, sw, y);
+    const float d_all = load_f16(y + 108);
+    for (int j = 0; j < 16; j++) {
+        const float d = d_all * (float)q3_K_scale(y + 96, j);
+        if (d == 0.0f)
+            continue;
+        for (int ii = 0; ii < 16; ii++)
+            L[16 * j + ii] = (int8_t)(clampi(kern_nearest_int(x[16 * j + ii] / d), -4, 3) + 4);
+    }
+    kern_q3_K_pack(L, y);
 }
 
 /* Sub-block fits of Q3_K: reference Q3S(16, 4); imatrix QX(16, 4) with
@@ -1325,11 +1347,11 @@ static void k45_fit_imatrix(const float *x, const float *qw, int nmax, uint8_t *
     }
 }
 
-/* Scale/min codes, re-quantization and packing of a Q4_K (nmax 15) or Q5_K (nmax 31) block
- * from its 8 sub-block fits. sw NULL: reference rule (max/63); else QP(8, 63) weighted by sw,
- * with the extra MIN(63, .) that the reference applies to Q5_K only. */
-void kern_q45_K_finish(int nmax, const float *x, const float *scales, const float *mins,
-                       const float *sw, uint8_t *L, uint8_t *y)
+/* Scale/min codes, d and dmin of a Q4_K (nmax 15) or Q5_K (nmax 31) block from its 8
+ * sub-block fits. sw NULL: reference rule (max/63); else QP(8, 63) weighted by sw, with the
+ * extra MIN(63, .) that the reference applies to Q5_K only. */
+void kern_q45_K_scales(int nmax, const float *scales, const float *mins, const float *sw,
+                       uint8_t *y)
 {
     uint8_t *ysc = y + 4;
     if (sw) {
@@ -1370,20 +1392,11 @@ void kern_q45_K_finish(int nmax, const float *x, const float *scales, const floa
         store_f16(y, max_scale / 63.0f);
         store_f16(y + 2, max_min / 63.0f);
     }
-    /* re-quantize with the stored scales (zero-scale sub-blocks keep their fitted L) */
-    const float dall = load_f16(y), mall = load_f16(y + 2);
-    for (int j = 0; j < 8; j++) {
-        int sc, m;
-        k4_get_scale_min(ysc, j, &sc, &m);
-        const float d = dall * (float)sc;
-        if (d == 0.0f)
-            continue;
-        const float dm = mall * (float)m;
-        for (int ii = 0; ii < 32; ii++) {
-            const float t = x[32 * j + ii] + dm;
-            L[32 * j + ii] = (uint8_t)clampi(kern_nearest_int(t / d), 0, nmax);
-        }
-    }
+}
+
+/* Pack codes 0..nmax (Q5_K: fifth bits into qh). */
+void kern_q45_K_pack(int nmax, const uint8_t *L, uint8_t *y)
+{
     if (nmax == 15) {
         for (int c = 0; c < 4; c++)
             for (int l = 0; l < 32; l++)
@@ -1406,6 +1419,29 @@ void kern_q45_K_finish(int nmax, const float *x, const float *scales, const floa
             ql[32 * c + l] = (uint8_t)(l1 | (l2 << 4));
         }
     }
+}
+
+/* Scale codes, re-quantization with the stored scales (zero-scale sub-blocks keep their
+ * fitted L) and packing of a Q4_K / Q5_K block from its fits. */
+void kern_q45_K_finish(int nmax, const float *x, const float *scales, const float *mins,
+                       const float *sw, uint8_t *L, uint8_t *y)
+{
+    uint8_t *ysc = y + 4;
+    kern_q45_K_scales(nmax, scales, mins, sw, y);
+    const float dall = load_f16(y), mall = load_f16(y + 2);
+    for (int j = 0; j < 8; j++) {
+        int sc, m;
+        k4_get_scale_min(ysc, j, &sc, &m);
+        const float d = dall * (float)sc;
+        if (d == 0.0f)
+            continue;
+        const float dm = mall * (float)m;
+        for (int ii = 0; ii < 32; ii++) {
+            const float t = x[32 * j + ii] + dm;
+            L[32 * j + ii] = (uint8_t)clampi(kern_nearest_int(t / d), 0, nmax);
+        }
+    }
+    kern_q45_K_pack(nmax, L, y);
 }
 
 static void k45_row(int nmax, float rmin, int nstep, size_t bytes, const float *src, uint8_t *y,
@@ -1491,9 +1527,9 @@ KERN_DQ(q6_K)
     }
 }
 
-/* Scale codes, re-quantization and packing of a Q6_K block from its 16 sub-block fits
- * (QX(16, 32), codes 0..63 in L). */
-void kern_q6_K_finish(const float *x, const float *scales, int8_t *L, uint8_t *y)
+/* Scale codes and d of a Q6_K block from its 16 sub-block fits. Returns 0 when every scale
+ * is (nearly) zero: then the whole block is zero bytes and nothing else is to be done. */
+int kern_q6_K_scales(const float *scales, uint8_t *y)
 {
     float max_scale = 0.0f, max_abs = 0.0f;
     for (int ib = 0; ib < 16; ib++) {
@@ -1505,7 +1541,7 @@ void kern_q6_K_finish(const float *x, const float *scales, int8_t *L, uint8_t *y
     }
     if (max_abs < GROUP_EPS) {
         memset(y, 0, 210);
-        return;
+        return 0;
     }
     const float iscale = -128.0f / max_scale;
     store_f16(y + 208, 1.0f / iscale);
@@ -1516,14 +1552,12 @@ void kern_q6_K_finish(const float *x, const float *scales, int8_t *L, uint8_t *y
             v = 127;
         ysc[ib] = (int8_t)kern_low_s8(v);
     }
-    const float dall = load_f16(y + 208);
-    for (int j = 0; j < 16; j++) {
-        const float d = dall * (float)ysc[j];
-        if (d == 0.0f)
-            continue;
-        for (int ii = 0; ii < 16; ii++)
-            L[16 * j + ii] = (int8_t)(clampi(kern_nearest_int(x[16 * j + ii] / d), -32, 31) + 32);
-    }
+    return 1;
+}
+
+/* Pack codes 0..63 into ql / qh. */
+void kern_q6_K_pack(const int8_t *L, uint8_t *y)
+{
     uint8_t *ql = y, *qh = y + 128;
     for (int h = 0; h < 2; h++) {
         const int8_t *Lh = L + 128 * h;
@@ -1535,6 +1569,24 @@ void kern_q6_K_finish(const float *x, const float *scales, int8_t *L, uint8_t *y
                 (uint8_t)((q1 >> 4) | ((q2 >> 4) << 2) | ((q3 >> 4) << 4) | ((q4 >> 4) << 6));
         }
     }
+}
+
+/* Scale codes, re-quantization (zero-scale sub-blocks keep their fitted codes) and packing of
+ * a Q6_K block from its fits (QX(16, 32), codes 0..63 in L). */
+void kern_q6_K_finish(const float *x, const float *scales, int8_t *L, uint8_t *y)
+{
+    if (!kern_q6_K_scales(scales, y))
+        return;
+    const int8_t *ysc = (const int8_t *)(y + 192);
+    const float dall = load_f16(y + 208);
+    for (int j = 0; j < 16; j++) {
+        const float d = dall * (float)ysc[j];
+        if (d == 0.0f)
+            continue;
+        for (int ii = 0; ii < 16; ii++)
+            L[16 * j + ii] = (int8_t)(clampi(kern_nearest_int(x[16 * j + ii] / d), -32, 31) + 32);
+    }
+    kern_q6_K_pack(L, y);
 }
 
 /* Sub-block fits of Q6_K: QX(16, 32) with weights x^2, or the imatrix values themselves. */
