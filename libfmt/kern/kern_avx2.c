@@ -630,6 +630,8 @@ static inline vm vm_and(vm a, vm b) { return _mm256_and_ps(a, b); }
 static inline vm vm_or(vm a, vm b) { return _mm256_or_ps(a, b); }
 static inline int vm_any(vm m) { return _mm256_movemask_ps(m) != 0; }
 
+static inline int vm_all(vm m) { return _mm256_movemask_ps(m) == 0xFF; }
+
 #include "kern/kern_kq.h"
 
 /* ---------------------------------------------------------------------------------------

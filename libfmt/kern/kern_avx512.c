@@ -677,6 +677,8 @@ static inline vm vm_and(vm a, vm b) { return (vm)(a & b); }
 static inline vm vm_or(vm a, vm b) { return (vm)(a | b); }
 static inline int vm_any(vm m) { return m != 0; }
 
+static inline int vm_all(vm m) { return m == (vm)0xFFFF; }
+
 #include "kern/kern_kq.h"
 
 /* ---------------------------------------------------------------------------------------

@@ -5,7 +5,7 @@
  *   vf_sub vf_mul vf_div vf_sqrt vf_abs vf_neg vf_min(a,b) = a<b?a:b  vf_max(a,b) = a>b?a:b
  *   vf_lt vf_gt vf_le (ordered) vf_ne (unordered) vf_sel(m,t,f) vi_nearest (ggml's bit trick)
  *   vi_clamp vi_tof vi_fromf (truncating) vi_add_const vi_sel vi_store vi_store_u8 (low bytes of
- *   KQ_W lanes) vm_and vm_or vm_any.
+ *   KQ_W lanes) vm_and vm_or vm_any vm_all.
  *
  * Lane k works on one sub-block and walks its elements in order, so every sum is accumulated
  * in exactly the order of the scalar reference and every lane executes the same float
@@ -215,12 +215,14 @@ static void kq_fit_q3(int n, int nmax, const float *xt, float *scale_out, int32_
  */
 enum { KQ_Q2, KQ_Q3, KQ_Q4, KQ_Q5, KQ_Q6 };
 
+/* All of v finite and within +-2^60 (NaN fails the ordered compare). */
 static int kq_tame(const float *v, int n)
 {
-    for (int i = 0; i < n; i++)
-        if (!(v[i] >= -0x1p60f && v[i] <= 0x1p60f))
-            return 0;
-    return 1;
+    const vf lim = vf_set(0x1p60f);
+    vm ok = vf_le(vf_abs(vf_load(v)), lim);
+    for (int i = KQ_W; i < n; i += KQ_W)
+        ok = vm_and(ok, vf_le(vf_abs(vf_load(v + i)), lim));
+    return vm_all(ok);
 }
 
 static float kq_sum_sq(const float *x, int n)
@@ -251,9 +253,19 @@ static inline float kq_h2f(const uint8_t *p)
     return kern_f16_to_f32((uint16_t)(p[0] | p[1] << 8));
 }
 
+/* Fit codes of sub-block j (n elements) into L, from the transposed fit output: sub-block g of
+ * the window sits in lane g % KQ_W of chunk g / KQ_W. Only needed where the stored scale is 0
+ * (elsewhere the re-quantization overwrites them). */
+static void kq_fit_codes(const int32_t *Ltw, int g, int n, uint8_t *L)
+{
+    const int32_t *Lt = Ltw + (g / KQ_W) * (KQ_MAXN * KQ_W) + g % KQ_W;
+    for (int i = 0; i < n; i++)
+        L[i] = (uint8_t)Lt[i * KQ_W];
+}
+
 /* Scale fields (scalar, shared with the reference), vector re-quantization, packing. */
 static void kq_finish(int kind, const float *x, const float *scales, const float *mins,
-                      const float *sw, uint8_t *L, uint8_t *y)
+                      const float *sw, const int32_t *Ltw, int g0, uint8_t *L, uint8_t *y)
 {
     switch (kind) {
     case KQ_Q2: {
@@ -261,8 +273,10 @@ static void kq_finish(int kind, const float *x, const float *scales, const float
         const float dm = kq_h2f(y + 80), mm = kq_h2f(y + 82);
         for (int j = 0; j < 16; j++) {
             const float d = dm * (float)(y[j] & 0xF);
-            if (d == 0.0f)
+            if (d == 0.0f) {
+                kq_fit_codes(Ltw, g0 + j, 16, L + 16 * j);
                 continue;
+            }
             kq_requant(x + 16 * j, 16, d, mm * (float)(y[j] >> 4), 1, 0, 3, 0, L + 16 * j);
         }
         kern_q2_K_pack(L, y);
@@ -276,8 +290,10 @@ static void kq_finish(int kind, const float *x, const float *scales, const float
             const int lo = j < 8 ? (s[j] & 0xF) : (s[j - 8] >> 4);
             const int hi = (s[8 + j % 4] >> (2 * (j / 4))) & 3;
             const float d = d_all * (float)((lo | (hi << 4)) - 32);
-            if (d == 0.0f)
+            if (d == 0.0f) {
+                kq_fit_codes(Ltw, g0 + j, 16, L + 16 * j);
                 continue;
+            }
             kq_requant(x + 16 * j, 16, d, 0.0f, 0, -4, 3, 4, L + 16 * j);
         }
         kern_q3_K_pack((const int8_t *)L, y);
@@ -299,8 +315,10 @@ static void kq_finish(int kind, const float *x, const float *scales, const float
                 m = (b[j + 4] >> 4) | ((b[j] >> 6) << 4);
             }
             const float d = dall * (float)sc;
-            if (d == 0.0f)
+            if (d == 0.0f) {
+                kq_fit_codes(Ltw, g0 + j, 32, L + 32 * j);
                 continue;
+            }
             kq_requant(x + 32 * j, 32, d, mall * (float)m, 1, 0, nmax, 0, L + 32 * j);
         }
         kern_q45_K_pack(nmax, L, y);
@@ -312,8 +330,10 @@ static void kq_finish(int kind, const float *x, const float *scales, const float
         const float dall = kq_h2f(y + 208);
         for (int j = 0; j < 16; j++) {
             const float d = dall * (float)(int8_t)y[192 + j];
-            if (d == 0.0f)
+            if (d == 0.0f) {
+                kq_fit_codes(Ltw, g0 + j, 16, L + 16 * j);
                 continue;
+            }
             kq_requant(x + 16 * j, 16, d, 0.0f, 0, -32, 31, 32, L + 16 * j);
         }
         kern_q6_K_pack((const int8_t *)L, y);
@@ -337,9 +357,9 @@ static void kq_row(int kind, const float *src, uint8_t *y, int64_t n_per_row, co
     const int64_t nb = n_per_row / 256;
     float xt[KQ_MAXN * KQ_W], wt[KQ_MAXN * KQ_W];
     float sc[KQ_WIN_SB * KQ_SUBS_MAX], mn[KQ_WIN_SB * KQ_SUBS_MAX], sw[KQ_WIN_SB * KQ_SUBS_MAX];
-    float lane_s[KQ_W], lane_m[KQ_W];
-    int32_t Lt[KQ_MAXN * KQ_W];
-    uint8_t L[KQ_WIN_SB * 256];
+    float lane_s[KQ_W], lane_m[KQ_W] = {0};
+    int32_t Ltw[(16 / KQ_W > 1 ? 16 / KQ_W : 1) * KQ_MAXN * KQ_W]; /* fit codes, per chunk */
+    uint8_t L[256];
     for (int64_t b0 = 0; b0 < nb; b0 += wsb) {
         const int nsb = nb - b0 < wsb ? (int)(nb - b0) : wsb;
         const float *xs[KQ_WIN_SB], *qs[KQ_WIN_SB];
@@ -373,6 +393,7 @@ static void kq_row(int kind, const float *src, uint8_t *y, int64_t n_per_row, co
         }
         for (int c = 0; c < nchunks; c++) {
             const int g0 = c * KQ_W; /* first sub-block of the window in this chunk */
+            int32_t *Lt = Ltw + c * (KQ_MAXN * KQ_W);
             for (int k = 0; k < KQ_W; k++) {
                 const int g = g0 + k, s = g / S, j = g % S;
                 const float *xb = xs[s] + n * j;
@@ -446,15 +467,12 @@ static void kq_row(int kind, const float *src, uint8_t *y, int64_t n_per_row, co
                 break;
             }
             for (int k = 0; k < KQ_W; k++) {
-                const int g = g0 + k;
-                sc[g] = lane_s[k];
-                mn[g] = lane_m[k];
-                for (int i = 0; i < n; i++)
-                    L[n * g + i] = (uint8_t)Lt[i * KQ_W + k];
+                sc[g0 + k] = lane_s[k];
+                mn[g0 + k] = lane_m[k];
             }
         }
         for (int s = 0; s < nsb; s++)
-            kq_finish(kind, xs[s], sc + S * s, mn + S * s, imx ? sw + S * s : NULL, L + 256 * s,
+            kq_finish(kind, xs[s], sc + S * s, mn + S * s, imx ? sw + S * s : NULL, Ltw, S * s, L,
                       y + bytes * (size_t)(b0 + s));
     }
 }
