@@ -1,0 +1,3 @@
+SHA256 (file.gguf) = ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad
+XXH3 (x) = 0123456789abcdef
+XXH64_LE (y) = 0123456789abcdef
