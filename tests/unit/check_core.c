@@ -306,7 +306,7 @@ START_TEST(test_model_index_dup)
     ck_assert_uint_eq(dup, 3);
     qf_model_close(m);
     m = qfi_model_new("test");
-    char name[4000][8];
+    char name[4000][16];
     for (int i = 0; i < 4000; i++) {
         snprintf(name[i], sizeof name[i], "t%d", i);
         t.name = name[i];
