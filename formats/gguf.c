@@ -590,7 +590,6 @@ static int gg_parse(struct gg_cur *c, struct gg_hdr *h, struct qf_model *m, int 
                 qfi_model_warn(m, "%s: metadata key '%s' is not valid UTF-8 text", c->path, kq);
         }
     }
-    h->alignment = h->alignment ? h->alignment : GG_DEFAULT_ALIGN;
     if (m && add_kv)
         m->alignment = h->alignment;
 
