@@ -11,6 +11,7 @@
 #include "qf/ftype.h"
 #include "qf/arch.h"
 #include "qf/hash.h"
+#include "qf/convert.h"
 
 #define QF_VERSION_MAJOR 0
 #define QF_VERSION_MINOR 1
