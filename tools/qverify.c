@@ -27,6 +27,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -255,6 +258,7 @@ static struct {
     unsigned algs;         /* selected checksum algorithms */
     int tag, per_tensor, uuid, members, check, status, warn, strict, ignore_missing, scan;
     int jobs;
+    int use_mmap;          /* read regular files through mmap (QF_NO_MMAP=1 turns it off) */
     const char *format;
     int progress;          /* -1 auto */
 } G = {.progress = -1};
@@ -666,7 +670,10 @@ struct range {
 struct ejob;
 
 struct chunk {
-    uint8_t *buf;
+    uint8_t *buf;          /* the bytes: into own (read) or into map (mapped) */
+    uint8_t *own;          /* CHUNK_SIZE buffer for read(), allocated on first need */
+    void *map;             /* mmap of the region, or NULL */
+    size_t map_len;
     size_t len;
     uint64_t off;
     int refs;
@@ -689,6 +696,7 @@ struct esink {
     struct piece *q;
     size_t qhead, qn, qcap;
     int busy, in_ready, finished, is_short;
+    int bus_error;         /* the mapped file shrank under us */
     struct esink *ready_next;
 };
 
@@ -697,6 +705,7 @@ struct ejob {
     int fd;
     int started, reading, eof, finished, seekable;
     int err;        /* errno of an open/read failure */
+    int changed;    /* a mapped page vanished: the file shrank while it was read */
     uint64_t size;  /* size at open (seekable files) */
     uint64_t pos, end;
     struct esink **sinks;
@@ -718,10 +727,13 @@ struct eng {
     struct chunk *free_chunks;
     size_t nchunks, max_chunks;
     int nthreads;
+    size_t page;
     uint64_t total_bytes, done_bytes;
 };
 
 static struct eng E;
+
+static void on_sigbus(int sig);
 
 static void eng_init(int nthreads)
 {
@@ -729,6 +741,14 @@ static void eng_init(int nthreads)
     pthread_cond_init(&E.cv, NULL);
     pthread_cond_init(&E.main_cv, NULL);
     E.nthreads = nthreads < 1 ? 1 : nthreads;
+    long pg = sysconf(_SC_PAGESIZE);
+    E.page = pg > 0 ? (size_t)pg : 4096;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_sigbus;
+    sa.sa_flags = SA_NODEFER; /* the guard jumps out of the handler without sigsetjmp's mask */
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGBUS, &sa, NULL);
     E.max_open = (size_t)E.nthreads + 1;
     E.max_chunks = 2 * (size_t)E.nthreads + 4;
 }
@@ -852,6 +872,10 @@ static void sink_finish(struct esink *s)
 
 static void chunk_free(struct chunk *c)
 {
+    if (c->map) {
+        munmap(c->map, c->map_len);
+        c->map = NULL;
+    }
     c->next_free = E.free_chunks;
     E.free_chunks = c;
 }
@@ -990,10 +1014,6 @@ static struct chunk *chunk_get(struct ejob *j)
         E.free_chunks = c->next_free;
     } else {
         c = xcalloc(1, sizeof *c);
-        void *buf;
-        if (posix_memalign(&buf, 4096, CHUNK_SIZE))
-            cli_die(CLI_EXIT_TROUBLE, "out of memory");
-        c->buf = buf;
         E.nchunks++;
     }
     c->job = j;
@@ -1085,6 +1105,32 @@ static void sink_consume(struct esink *s, const struct piece *p)
         scan_feed(s->scan, d, p->len);
 }
 
+/* Mapped files are read without a copy; if one shrinks while we hash it, touching the lost
+ * pages raises SIGBUS. The handler jumps back here and the sink fails ("changed while
+ * read") instead of the process dying. */
+static _Thread_local sigjmp_buf *bus_guard;
+
+static void on_sigbus(int sig)
+{
+    if (bus_guard)
+        siglongjmp(*bus_guard, 1);
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+static int consume_guarded(struct esink *s, const struct piece *p)
+{
+    sigjmp_buf jb;
+    if (sigsetjmp(jb, 0)) {
+        bus_guard = NULL;
+        return 0;
+    }
+    bus_guard = &jb;
+    sink_consume(s, p);
+    bus_guard = NULL;
+    return 1;
+}
+
 /* Drain up to 64 pieces of a ready sink (called with the lock, drops it while hashing). */
 static void run_sink(struct esink *s)
 {
@@ -1098,11 +1144,19 @@ static void run_sink(struct esink *s)
     s->busy = 1;
     pthread_mutex_unlock(&E.mu);
     uint64_t bytes = 0;
+    int bus = s->bus_error;
     for (size_t i = 0; i < n; i++) {
-        sink_consume(s, &batch[i]);
+        if (!bus)
+            bus = !consume_guarded(s, &batch[i]);
         bytes += batch[i].len;
     }
     pthread_mutex_lock(&E.mu);
+    if (bus && !s->bus_error) {
+        s->bus_error = 1;
+        s->is_short = 1;
+        s->job->err = s->job->err ? s->job->err : EIO;
+        s->job->changed = 1;
+    }
     s->busy = 0;
     s->done += bytes;
     for (size_t i = 0; i < n; i++)
@@ -1140,7 +1194,34 @@ static void run_read(struct ejob *j)
         len = (size_t)(j->end - off);
     struct chunk *c = chunk_get(j);
     pthread_mutex_unlock(&E.mu);
-    ssize_t n = job_read(j, c->buf, len, off);
+    ssize_t n = -1;
+    if (j->seekable && G.use_mmap) {
+        /* map the window (no copy: the hashes read the page cache), and ask the kernel to
+         * start reading the next one */
+        uint64_t al = off & ~(uint64_t)(E.page - 1);
+        size_t ml = (size_t)(off - al) + len;
+        void *m = mmap(NULL, ml, PROT_READ, MAP_PRIVATE | MAP_POPULATE, j->fd, (off_t)al);
+        if (m != MAP_FAILED) {
+            c->map = m;
+            c->map_len = ml;
+            c->buf = (uint8_t *)m + (off - al);
+            n = (ssize_t)len;
+#ifdef POSIX_FADV_WILLNEED
+            if (off + len < j->end)
+                posix_fadvise(j->fd, (off_t)(off + len), CHUNK_SIZE, POSIX_FADV_WILLNEED);
+#endif
+        }
+    }
+    if (!c->map) {
+        if (!c->own) {
+            void *buf;
+            if (posix_memalign(&buf, 4096, CHUNK_SIZE))
+                cli_die(CLI_EXIT_TROUBLE, "out of memory");
+            c->own = buf;
+        }
+        c->buf = c->own;
+        n = job_read(j, c->buf, len, off);
+    }
     pthread_mutex_lock(&E.mu);
     j->reading = 0;
     if (n <= 0) {
@@ -1234,6 +1315,11 @@ static void eng_run(void (*poll)(void))
     cli_progress_end(&prog);
     if (poll)
         poll();
+}
+
+static const char *job_errstr(const struct ejob *j)
+{
+    return j->changed ? "file shrank while it was read" : strerror(j->err);
 }
 
 static int job_is_done(struct ejob *j)
@@ -1637,7 +1723,7 @@ static void hash_print_file(struct hfile *f)
     }
     struct ejob *j = f->job;
     if (j->err) {
-        cli_error("%s: %s", f->path, strerror(j->err));
+        cli_error("%s: %s", f->path, job_errstr(j));
         HF_status = CLI_EXIT_TROUBLE;
         return;
     }
@@ -2307,7 +2393,7 @@ static size_t check_print_group(size_t i)
         return g;
     struct cfile *c = l->cf;
     if (res == RES_READFAIL && !why && (c->err || (c->job && c->job->err)))
-        cli_error("%s: %s", c->path, strerror(c->err ? c->err : c->job->err));
+        cli_error("%s: %s", c->path, c->err ? strerror(c->err) : job_errstr(c->job));
     if (G.status || (res == RES_OK && cli_level < 2))
         return g;
     put_subject(stdout, l);
@@ -3235,7 +3321,7 @@ static void vrep_finish(struct vrep *r)
             const char *what = c->kind == CK_SHA256 ? "sha256" : "git blob sha1";
             uint8_t d[QF_HASH_MAX_DIGEST];
             if (c->s->job->err) {
-                vsay(r, 3, "blobs/%s: %s", c->label, strerror(c->s->job->err));
+                vsay(r, 3, "blobs/%s: %s", c->label, job_errstr(c->s->job));
             } else if (!sink_ok(c->s) || qf_hash_digest(c->s->h, alg, d, sizeof d) < 0) {
                 vsay(r, 3, "blobs/%s: could not be read to the end", c->label);
             } else if (memcmp(d, c->expect, qf_hash_size(alg)) != 0) {
@@ -3407,6 +3493,8 @@ int main(int argc, char **argv)
         jobs = n > 0 ? n : 1;
     }
     G.jobs = (int)(jobs > 256 ? 256 : jobs);
+    const char *nm = getenv("QF_NO_MMAP");
+    G.use_mmap = !(nm && *nm && strcmp(nm, "0") != 0);
     eng_init(G.jobs);
     int status;
     if (G.check)
