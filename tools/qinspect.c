@@ -101,6 +101,27 @@ static json_t *jraw(const char *text)
     return json_string(buf);
 }
 
+/* Raw JSON texts of any length (whole scalar arrays) are kept aside and referenced by a short
+ * placeholder "@N", so jansson never copies, validates or escapes them. */
+static char **raws;
+static size_t *raw_lens, n_raws, cap_raws;
+
+static json_t *jraw_long(char *text, size_t len)
+{
+    if (n_raws == cap_raws) {
+        cap_raws = cap_raws ? cap_raws * 2 : 64;
+        raws = realloc(raws, cap_raws * sizeof *raws);
+        raw_lens = realloc(raw_lens, cap_raws * sizeof *raw_lens);
+        if (!raws || !raw_lens)
+            cli_die(CLI_EXIT_TROUBLE, "out of memory");
+    }
+    raws[n_raws] = text; /* taken over */
+    raw_lens[n_raws] = len;
+    char ref[32];
+    snprintf(ref, sizeof ref, "@%zu", n_raws++);
+    return jraw(ref);
+}
+
 static json_t *ju64(uint64_t v)
 {
     if (v <= INT64_MAX)
@@ -126,12 +147,19 @@ static void fmt_double(char *buf, size_t n, double v, int is_f32)
             snprintf(buf, n, "-0.0");
         return;
     }
-    for (int p = 1; p <= 17; p++) {
-        snprintf(buf, n, "%.*g", p, v);
+    /* shortest round-trip: digits that round-trip stay round-tripping with more digits, so
+     * binary-search the precision (4 formats instead of up to 17) */
+    int lo = 1, hi = is_f32 ? 9 : 17;
+    while (lo < hi) {
+        int mid = (lo + hi) / 2;
+        snprintf(buf, n, "%.*g", mid, v);
         double back = strtod(buf, NULL);
         if (is_f32 ? (float)back == (float)v : back == v)
-            return;
+            hi = mid;
+        else
+            lo = mid + 1;
     }
+    snprintf(buf, n, "%.*g", lo, v);
 }
 
 static json_t *jdouble(double v, int is_f32)
@@ -237,7 +265,10 @@ static char *jdump(const json_t *j)
     char pat[64];
     snprintf(pat, sizeof pat, "\"\\u0001\\u0002%s:", nonce);
     size_t pl = strlen(pat);
-    char *out = malloc(strlen(s) + 1);
+    size_t total = strlen(s) + 1;
+    for (size_t i = 0; i < n_raws; i++)
+        total += raw_lens[i];
+    char *out = malloc(total);
     if (!out)
         cli_die(CLI_EXIT_TROUBLE, "out of memory");
     char *w = out;
@@ -256,11 +287,22 @@ static char *jdump(const json_t *j)
             strcpy(w, hit);
             break;
         }
-        memcpy(w, num, (size_t)(end - num));
-        w += end - num;
+        if (*num == '@') {
+            size_t k = (size_t)strtoull(num + 1, NULL, 10);
+            if (k < n_raws) {
+                memcpy(w, raws[k], raw_lens[k]);
+                w += raw_lens[k];
+            }
+        } else {
+            memcpy(w, num, (size_t)(end - num));
+            w += end - num;
+        }
         r = end + 1;
     }
     free(s);
+    for (size_t i = 0; i < n_raws; i++)
+        free(raws[i]);
+    n_raws = 0;
     return out;
 }
 
@@ -341,6 +383,150 @@ static void print_value(FILE *f, const struct qf_value *v, int depth, int in_arr
  * document is built in memory, so a hostile 2^30-element array must not become 2^30 nodes. */
 #define JSON_ARRAY_BUDGET (1u << 24)
 
+/* Append s[0..len) as an ASCII-only JSON string: invalid UTF-8 bytes become U+FFFD, everything
+ * outside printable ASCII is \u-escaped (surrogate pairs above U+FFFF), as jansson's
+ * JSON_ENSURE_ASCII output would be. out must have room for 12 * len + 2 bytes. */
+static size_t json_ascii_string(char *out, const char *s, size_t len)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    const unsigned char *p = (const unsigned char *)s;
+    size_t w = 0;
+    out[w++] = '"';
+    for (size_t i = 0; i < len;) {
+        unsigned c = p[i];
+        uint32_t cp;
+        size_t k = utf8_seq(p + i, len - i);
+        if (!k) {
+            cp = 0xfffd;
+            k = 1;
+        } else if (k == 1) {
+            cp = c;
+        } else {
+            cp = c & (k == 2 ? 0x1f : k == 3 ? 0x0f : 0x07);
+            for (size_t j = 1; j < k; j++)
+                cp = (cp << 6) | (p[i + j] & 0x3f);
+        }
+        i += k;
+        if (cp == '"' || cp == '\\') {
+            out[w++] = '\\';
+            out[w++] = (char)cp;
+        } else if (cp >= 0x20 && cp < 0x7f) {
+            out[w++] = (char)cp;
+        } else if (cp == '\n') {
+            out[w++] = '\\', out[w++] = 'n';
+        } else if (cp == '\t') {
+            out[w++] = '\\', out[w++] = 't';
+        } else if (cp == '\r') {
+            out[w++] = '\\', out[w++] = 'r';
+        } else if (cp == '\b') {
+            out[w++] = '\\', out[w++] = 'b';
+        } else if (cp == '\f') {
+            out[w++] = '\\', out[w++] = 'f';
+        } else {
+            uint32_t u[2];
+            int n = 1;
+            if (cp >= 0x10000) {
+                u[0] = 0xd800 + ((cp - 0x10000) >> 10);
+                u[1] = 0xdc00 + ((cp - 0x10000) & 0x3ff);
+                n = 2;
+            } else {
+                u[0] = cp;
+            }
+            for (int j = 0; j < n; j++) {
+                out[w++] = '\\', out[w++] = 'u';
+                for (int sh = 12; sh >= 0; sh -= 4)
+                    out[w++] = hex[(u[j] >> sh) & 15];
+            }
+        }
+    }
+    out[w++] = '"';
+    return w;
+}
+
+/* Decimal text of v (no printf: vocabulary-sized arrays are hot). buf holds >= 21 bytes. */
+static void fmt_u64(char *buf, uint64_t v)
+{
+    char t[24];
+    int n = 0;
+    do {
+        t[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    for (int i = 0; i < n; i++)
+        buf[i] = t[n - 1 - i];
+    buf[n] = '\0';
+}
+
+/* A scalar array (numbers, booleans, strings) written straight to text: one placeholder
+ * instead of a node per element (a 256k-entry vocabulary would otherwise dominate the run). */
+static json_t *json_num_array(const struct qf_array *arr, uint64_t *budget, int *cut)
+{
+    size_t cap = 4096, len = 0;
+    char *t = malloc(cap);
+    if (!t)
+        cli_die(CLI_EXIT_TROUBLE, "out of memory");
+    t[len++] = '[';
+    struct qf_array_iter it;
+    struct qf_value e;
+    qf_array_iter_init(&it, arr);
+    while (qf_array_iter_next(&it, &e)) {
+        if (*budget == 0) {
+            *cut = 1;
+            break;
+        }
+        (*budget)--;
+        if (e.type == QF_V_STRING) {
+            uint64_t need;
+            if (e.v.s.len > (SIZE_MAX - 64) / 12 - 1 || __builtin_add_overflow((uint64_t)len, 12 * e.v.s.len + 4, &need))
+                cli_die(CLI_EXIT_TROUBLE, "out of memory");
+            if (need > cap) {
+                cap = (size_t)need * 2;
+                char *q = realloc(t, cap);
+                if (!q)
+                    cli_die(CLI_EXIT_TROUBLE, "out of memory");
+                t = q;
+            }
+            if (len > 1)
+                t[len++] = ',';
+            len += json_ascii_string(t + len, e.v.s.ptr, (size_t)e.v.s.len);
+            continue;
+        }
+        char num[64];
+        switch (e.type) {
+        case QF_V_F32: case QF_V_F64:
+            if (isfinite(e.v.f))
+                fmt_double(num, sizeof num, e.v.f, e.type == QF_V_F32);
+            else
+                snprintf(num, sizeof num, "null");
+            break;
+        case QF_V_BOOL: snprintf(num, sizeof num, "%s", e.v.u ? "true" : "false"); break;
+        case QF_V_I8: case QF_V_I16: case QF_V_I32: case QF_V_I64:
+            if (e.v.i < 0) {
+                num[0] = '-';
+                fmt_u64(num + 1, 0 - (uint64_t)e.v.i);
+            } else {
+                fmt_u64(num, (uint64_t)e.v.i);
+            }
+            break;
+        default: fmt_u64(num, e.v.u); break;
+        }
+        size_t nl = strlen(num);
+        if (len + nl + 3 > cap) {
+            cap = cap * 2 + nl;
+            char *q = realloc(t, cap);
+            if (!q)
+                cli_die(CLI_EXIT_TROUBLE, "out of memory");
+            t = q;
+        }
+        if (len > 1)
+            t[len++] = ',';
+        memcpy(t + len, num, nl);
+        len += nl;
+    }
+    t[len++] = ']';
+    return jraw_long(t, len);
+}
+
 static json_t *json_value(const struct qf_value *v, int depth, uint64_t *budget, int *cut)
 {
     switch (v->type) {
@@ -351,6 +537,8 @@ static json_t *json_value(const struct qf_value *v, int depth, uint64_t *budget,
     case QF_V_BOOL: return json_boolean(v->v.u);
     case QF_V_STRING: return jstrn(v->v.s.ptr, (size_t)v->v.s.len);
     case QF_V_ARRAY: {
+        if (depth < 16 && v->v.a.etype != QF_V_ARRAY)
+            return json_num_array(&v->v.a, budget, cut);
         json_t *a = json_array();
         if (!a)
             return NULL;
