@@ -585,6 +585,87 @@ static const struct qf_str *cfg_string(const struct qf_model *m, const char *key
 
 #define KEYS(...) ((const char *const[]){__VA_ARGS__, NULL})
 
+static char *model_dir(const struct qf_model *m);
+
+/* gguf-py's display name of a model directory: '-' and '_' become spaces, lower-case words
+ * that are not versions or numbers get a capital ("hf" -> "Hf"). */
+static size_t id_to_title(const char *id, char *out, size_t n)
+{
+    size_t o = 0;
+    const char *s = id;
+    while (*s && o + 1 < n) {
+        while (*s == ' ' || *s == '-' || *s == '_')
+            s++;
+        const char *e = s;
+        while (*e && *e != ' ' && *e != '-' && *e != '_')
+            e++;
+        if (e == s)
+            break;
+        int lower = 0, upper = 0;
+        for (const char *c = s; c < e; c++) {
+            lower |= *c >= 'a' && *c <= 'z';
+            upper |= *c >= 'A' && *c <= 'Z';
+        }
+        int version = (*s == 'v' && e - s > 1 && s[1] >= '0' && s[1] <= '9') ||
+                      (*s >= '0' && *s <= '9');
+        int title = lower && !upper && !version;
+        if (o && o + 1 < n)
+            out[o++] = ' ';
+        int start = 1;
+        for (const char *c = s; c < e && o + 1 < n; c++) {
+            char ch = *c;
+            int alpha = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z');
+            if (title && alpha)
+                ch = start ? (char)(ch & ~0x20) : (char)(ch | 0x20);
+            start = !alpha;
+            out[o++] = ch;
+        }
+        s = e;
+    }
+    out[o] = '\0';
+    return o;
+}
+
+/* general.name from the directory, general.size_label from the parameter count (gguf-py's
+ * model_weight_count_rounded_notation). */
+static int hf_name_kvs(struct qf_convert_plan *p)
+{
+    char *dir = model_dir(p->m);
+    if (!dir)
+        return QF_ENOMEM;
+    const char *base = strrchr(dir, '/');
+    base = base && base[1] ? base + 1 : dir;
+    char name[256];
+    size_t nl = id_to_title(base, name, sizeof name);
+    int rc = QF_OK;
+    if (nl && strcmp(base, ".") != 0 && strcmp(base, "/") != 0)
+        rc = kv_str(p, "general.name", name, nl);
+    free(dir);
+    double c = (double)p->nelem, x;
+    char suf;
+    if (c > 1e12)
+        x = c * 1e-12, suf = 'T';
+    else if (c > 1e9)
+        x = c * 1e-9, suf = 'B';
+    else if (c > 1e6)
+        x = c * 1e-6, suf = 'M';
+    else
+        x = c * 1e-3, suf = 'K';
+    char digits[64];
+    snprintf(digits, sizeof digits, "%.0f", nearbyint(x));
+    const char *d = digits;
+    while (*d == '0')
+        d++;
+    int fix = 2 - (int)strlen(d);
+    if (fix < 0)
+        fix = 0;
+    char label[80];
+    int ll = snprintf(label, sizeof label, "%.*f%c", fix, x, suf);
+    if (!rc && p->nelem)
+        rc = kv_str(p, "general.size_label", label, (size_t)ll);
+    return rc;
+}
+
 /* config.json -> {arch}.* keys (hf-to-gguf-naming.md §5). */
 static int hf_model_kvs(struct qf_convert_plan *p, const struct qf_arch *a, struct qf_error *err)
 {
@@ -595,6 +676,7 @@ static int hf_model_kvs(struct qf_convert_plan *p, const struct qf_arch *a, stru
     double d;
     int rc = kv_str(p, "general.architecture", arch, strlen(arch));
     rc = rc ? rc : kv_str(p, "general.type", "model", 5);
+    rc = rc ? rc : hf_name_kvs(p);
 #define U32KEY(suffix, keys)                                                                    \
     if (!rc && cfg_u64(m, keys, &u)) {                                                          \
         snprintf(k, sizeof k, "%s." suffix, arch);                                              \
@@ -1175,7 +1257,10 @@ static int fallback_type(int t, uint64_t ne0, unsigned qflags, int *fell)
     case QF_TYPE_Q4_K: fb = QF_TYPE_Q5_0; break;
     case QF_TYPE_Q5_K: fb = QF_TYPE_Q5_1; break;
     case QF_TYPE_Q6_K: fb = QF_TYPE_Q8_0; break;
-    default: return QF_EUNSUPPORTED;
+    default:
+        if ((qflags & QF_QUANT_FALLBACK_F16) && blck <= 32)
+            return QF_TYPE_F16;
+        return QF_EUNSUPPORTED;
     }
     if (ne0 % qf_type_info(fb)->blck != 0)
         return QF_TYPE_F16;
@@ -1414,6 +1499,14 @@ int qf_convert_plan_new(struct qf_model *m, const struct qf_convert_opts *opts,
     const int base_quant = is_quant_type(base);
     if (o->imatrix)
         o->quant.flags |= QF_QUANT_IMATRIX;
+    /* the types convert_hf_to_gguf.py writes itself: from a checkpoint, those are made as it
+     * makes them (its order, its metadata order, F16 for rows its quantizer cannot take);
+     * other types as llama-quantize would make them from its output */
+    const int hf_native = base == QF_TYPE_F32 || base == QF_TYPE_F16 || base == QF_TYPE_BF16 ||
+                          (o->ftype >= 0 && (base == QF_TYPE_Q8_0 || base == QF_TYPE_TQ1_0 ||
+                                             base == QF_TYPE_TQ2_0));
+    if (hf_native && strcmp(qf_model_format(m) ? qf_model_format(m) : "", "gguf") != 0)
+        o->quant.flags |= QF_QUANT_FALLBACK_F16;
     if (o->quant.output_type >= 0 && !qf_type_can_quantize(o->quant.output_type))
         return plan_fail(p, qfi_error(err, QF_EINVAL, 0, NULL, -1,
                                       "cannot make %s tensors (output tensor type)",
@@ -1741,8 +1834,8 @@ int qf_convert_plan_new(struct qf_model *m, const struct qf_convert_opts *opts,
     }
 
     /* declaration order: llama.cpp's loader order, except that a Hugging Face checkpoint
-     * converted to a float type keeps its own order (as convert_hf_to_gguf.py writes it) */
-    if (in_gguf || base_quant) {
+     * converted to a type convert_hf_to_gguf.py writes keeps its own order, as that does */
+    if (in_gguf || !hf_native) {
         struct qf_convert_item *ni = malloc((n ? n : 1) * sizeof *ni);
         struct pextra *ne = malloc((n ? n : 1) * sizeof *ne);
         if (!ni || !ne) {
@@ -1771,7 +1864,7 @@ int qf_convert_plan_new(struct qf_model *m, const struct qf_convert_opts *opts,
         if (rc)
             goto fail;
         if (hf) {
-            if (p->ftype_written >= 0 && (rc = kv_u32(p, "general.file_type",
+            if (hf_native && p->ftype_written >= 0 && (rc = kv_u32(p, "general.file_type",
                                                       (uint64_t)p->ftype_written))) {
                 rc = qfi_error(err, rc, 0, NULL, -1, "out of memory");
                 goto fail;
@@ -1801,7 +1894,8 @@ int qf_convert_plan_new(struct qf_model *m, const struct qf_convert_opts *opts,
             rc = qfi_error(err, QF_ENOMEM, ENOMEM, NULL, -1, "out of memory");
             goto fail;
         }
-        if (!hf && p->ftype_written >= 0) { /* (HF: written in the converter's place) */
+        /* last, as llama-quantize sets it (the converter's own types: in its place above) */
+        if (!(hf && hf_native) && p->ftype_written >= 0) {
             kv_remove(p, "general.file_type");
             if (kv_u32(p, "general.file_type", (uint64_t)p->ftype_written)) {
                 rc = qfi_error(err, QF_ENOMEM, ENOMEM, NULL, -1, "out of memory");
