@@ -11,6 +11,10 @@ if [ -z "$missing" ]; then
         "$pc" --exists "$m" 2>/dev/null || missing="$missing $m"
     done
 fi
+# programs the tests compare against or lint with
+for c in xxhsum mandoc; do
+    command -v "$c" >/dev/null 2>&1 || missing="$missing $c"
+done
 if [ -n "$missing" ]; then
     echo "qtools: missing build dependencies:$missing" >&2
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
