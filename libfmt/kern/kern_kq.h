@@ -23,85 +23,139 @@
 #define QF_KERN_KQ_H
 
 #define KQ_MAXN 32 /* elements per sub-block (16 or 32) */
+#define KQ_U 2     /* independent vectors interleaved per step (hides the latency of the
+                      per-lane sequential sums) */
+#define KQ_L (KQ_U * KQ_W) /* sub-blocks fitted at once ("virtual lanes") */
 
-/* Transposed layout: element i of lane k at [i * KQ_W + k]. */
+/* Transposed layout: element i of virtual lane v = u * KQ_W + k at [i * KQ_L + v]. */
+#define LD(p, i, u) vf_load((p) + (i) * KQ_L + (u) * KQ_W)
 
-/* QKX2 / QKX3 (see fit_qkx). Writes scale, the_min and the codes Lt (transposed, as int32). */
-static void kq_fit_qkx(int n, int nmax, const float *xt, const float *wt, float rmin,
+/* QKX2 / QKX3 (see fit_qkx) of the lanes of vector u0 (its fits are long enough to fill the
+ * pipeline with one vector: QKX_U = 1 measured best). Writes scale, the_min and the codes Lt
+ * (transposed, as int32) of those lanes. */
+#define QKX_U 1
+static void kq_fit_qkx(int u0, int n, int nmax, const float *xt, const float *wt, float rmin,
                        float rdelta, int nstep, int use_mad, float *scale_out, float *min_out,
                        int32_t *Lt)
 {
-    vf min = vf_load(xt), max = min;
-    vf sum_w = vf_load(wt);
-    vf sum_x = vf_mul(sum_w, min);
+    const vf zero = vf_set(0.0f), nmaxf = vf_set((float)nmax), one = vf_set(1.0f);
+    vf min[QKX_U], max[QKX_U], sum_w[QKX_U], sum_x[QKX_U], min0[QKX_U], iscale[QKX_U], scale[QKX_U];
+    vf best[QKX_U], b_iscale[QKX_U], b_min[QKX_U];
+    vm degen[QKX_U];
+    for (int u = 0; u < QKX_U; u++) {
+        min[u] = max[u] = LD(xt, 0, u0 + u);
+        sum_w[u] = LD(wt, 0, u0 + u);
+        sum_x[u] = vf_mul(sum_w[u], min[u]);
+    }
     for (int i = 1; i < n; i++) {
-        const vf x = vf_load(xt + i * KQ_W), w = vf_load(wt + i * KQ_W);
-        min = vf_min(x, min);
-        max = vf_max(x, max);
-        sum_w = vf_add(sum_w, w);
-        sum_x = vf_add(sum_x, vf_mul(w, x));
+        for (int u = 0; u < QKX_U; u++) {
+            const vf x = LD(xt, i, u0 + u), w = LD(wt, i, u0 + u);
+            min[u] = vf_min(x, min[u]);
+            max[u] = vf_max(x, max[u]);
+            sum_w[u] = vf_add(sum_w[u], w);
+            sum_x[u] = vf_add(sum_x[u], vf_mul(w, x));
+        }
     }
-    const vf zero = vf_set(0.0f), nmaxf = vf_set((float)nmax);
-    min = vf_sel(vf_gt(min, zero), zero, min);
-    const vm degen = vf_le(max, min);
-    const vf min0 = min;
-    vf iscale = vf_div(nmaxf, vf_sub(max, min));
-    vf scale = vf_div(vf_set(1.0f), iscale);
-    vf best = zero;
+    for (int u = 0; u < QKX_U; u++) {
+        min[u] = vf_sel(vf_gt(min[u], zero), zero, min[u]);
+        degen[u] = vf_le(max[u], min[u]);
+        min0[u] = b_min[u] = min[u];
+        iscale[u] = b_iscale[u] = vf_div(nmaxf, vf_sub(max[u], min[u]));
+        scale[u] = vf_div(one, iscale[u]);
+        best[u] = zero;
+    }
     for (int i = 0; i < n; i++) {
-        const vf x = vf_load(xt + i * KQ_W), w = vf_load(wt + i * KQ_W);
-        const vf l = vi_tof(vi_clamp(vi_nearest(vf_mul(iscale, vf_sub(x, min))), 0, nmax));
-        vf diff = vf_sub(vf_add(vf_mul(scale, l), min), x);
-        diff = use_mad ? vf_abs(diff) : vf_mul(diff, diff);
-        best = vf_add(best, vf_mul(w, diff));
+        for (int u = 0; u < QKX_U; u++) {
+            const vf x = LD(xt, i, u0 + u), w = LD(wt, i, u0 + u);
+            const vf l = vi_tof(vi_clamp(vi_nearest(vf_mul(iscale[u], vf_sub(x, min[u]))), 0, nmax));
+            vf diff = vf_sub(vf_add(vf_mul(scale[u], l), min[u]), x);
+            diff = use_mad ? vf_abs(diff) : vf_mul(diff, diff);
+            best[u] = vf_add(best[u], vf_mul(w, diff));
+        }
     }
-    vf b_iscale = iscale, b_min = min; /* what the accepted codes were computed with */
-    vf lf[KQ_MAXN];
+    vf lf[KQ_MAXN][QKX_U];
     for (int is = 0; is <= nstep; is++) {
         float num = rdelta * (float)is;
         num = rmin + num;
         num = num + (float)nmax;
-        iscale = vf_div(vf_set(num), vf_sub(max, min));
-        vf sum_l = zero, sum_l2 = zero, sum_xl = zero;
-        for (int i = 0; i < n; i++) {
-            const vf x = vf_load(xt + i * KQ_W), w = vf_load(wt + i * KQ_W);
-            lf[i] = vi_tof(vi_clamp(vi_nearest(vf_mul(iscale, vf_sub(x, min))), 0, nmax));
-            const vf wl = vf_mul(w, lf[i]);
-            sum_l = vf_add(sum_l, wl);
-            sum_l2 = vf_add(sum_l2, vf_mul(wl, lf[i]));
-            sum_xl = vf_add(sum_xl, vf_mul(wl, x));
+        vf sum_l[QKX_U], sum_l2[QKX_U], sum_xl[QKX_U], D[QKX_U];
+        vm ok[QKX_U];
+        int any = 0;
+        for (int u = 0; u < QKX_U; u++) {
+            iscale[u] = vf_div(vf_set(num), vf_sub(max[u], min[u]));
+            sum_l[u] = sum_l2[u] = sum_xl[u] = zero;
         }
-        const vf D = vf_sub(vf_mul(sum_w, sum_l2), vf_mul(sum_l, sum_l));
-        const vm ok = vf_gt(D, zero);
-        if (!vm_any(ok))
+        for (int i = 0; i < n; i++) {
+            for (int u = 0; u < QKX_U; u++) {
+                const vf x = LD(xt, i, u0 + u), w = LD(wt, i, u0 + u);
+                lf[i][u] = vi_tof(vi_clamp(vi_nearest(vf_mul(iscale[u], vf_sub(x, min[u]))), 0, nmax));
+                const vf wl = vf_mul(w, lf[i][u]);
+                sum_l[u] = vf_add(sum_l[u], wl);
+                sum_l2[u] = vf_add(sum_l2[u], vf_mul(wl, lf[i][u]));
+                sum_xl[u] = vf_add(sum_xl[u], vf_mul(wl, x));
+            }
+        }
+        for (int u = 0; u < QKX_U; u++) {
+            D[u] = vf_sub(vf_mul(sum_w[u], sum_l2[u]), vf_mul(sum_l[u], sum_l[u]));
+            ok[u] = vf_gt(D[u], zero);
+            any |= vm_any(ok[u]);
+        }
+        if (!any)
             continue;
-        vf this_scale = vf_div(vf_sub(vf_mul(sum_w, sum_xl), vf_mul(sum_x, sum_l)), D);
-        vf this_min = vf_div(vf_sub(vf_mul(sum_l2, sum_x), vf_mul(sum_l, sum_xl)), D);
-        const vm pos = vf_gt(this_min, zero);
-        this_min = vf_sel(pos, zero, this_min);
-        this_scale = vf_sel(pos, vf_div(sum_xl, sum_l2), this_scale);
-        vf cur = zero;
-        for (int i = 0; i < n; i++) {
-            const vf x = vf_load(xt + i * KQ_W), w = vf_load(wt + i * KQ_W);
-            vf diff = vf_sub(vf_add(vf_mul(this_scale, lf[i]), this_min), x);
-            diff = use_mad ? vf_abs(diff) : vf_mul(diff, diff);
-            cur = vf_add(cur, vf_mul(w, diff));
+        vf this_scale[QKX_U], this_min[QKX_U], cur[QKX_U];
+        for (int u = 0; u < QKX_U; u++) {
+            this_scale[u] = vf_div(vf_sub(vf_mul(sum_w[u], sum_xl[u]), vf_mul(sum_x[u], sum_l[u])), D[u]);
+            this_min[u] = vf_div(vf_sub(vf_mul(sum_l2[u], sum_x[u]), vf_mul(sum_l[u], sum_xl[u])), D[u]);
+            const vm pos = vf_gt(this_min[u], zero);
+            this_min[u] = vf_sel(pos, zero, this_min[u]);
+            this_scale[u] = vf_sel(pos, vf_div(sum_xl[u], sum_l2[u]), this_scale[u]);
+            cur[u] = zero;
         }
-        const vm acc = vm_and(ok, vf_lt(cur, best));
-        best = vf_sel(acc, cur, best);
-        scale = vf_sel(acc, this_scale, scale);
-        b_iscale = vf_sel(acc, iscale, b_iscale);
-        b_min = vf_sel(acc, min, b_min);
-        min = vf_sel(acc, this_min, min);
+        for (int i = 0; i < n; i++) {
+            for (int u = 0; u < QKX_U; u++) {
+                const vf x = LD(xt, i, u0 + u), w = LD(wt, i, u0 + u);
+                vf diff = vf_sub(vf_add(vf_mul(this_scale[u], lf[i][u]), this_min[u]), x);
+                diff = use_mad ? vf_abs(diff) : vf_mul(diff, diff);
+                cur[u] = vf_add(cur[u], vf_mul(w, diff));
+            }
+        }
+        for (int u = 0; u < QKX_U; u++) {
+            const vm acc = vm_and(ok[u], vf_lt(cur[u], best[u]));
+            best[u] = vf_sel(acc, cur[u], best[u]);
+            scale[u] = vf_sel(acc, this_scale[u], scale[u]);
+            b_iscale[u] = vf_sel(acc, iscale[u], b_iscale[u]);
+            b_min[u] = vf_sel(acc, min[u], b_min[u]);
+            min[u] = vf_sel(acc, this_min[u], min[u]);
+        }
     }
     const vi zi = vi_nearest(zero); /* 0 */
     for (int i = 0; i < n; i++) {
-        const vf x = vf_load(xt + i * KQ_W);
-        const vi l = vi_clamp(vi_nearest(vf_mul(b_iscale, vf_sub(x, b_min))), 0, nmax);
-        vi_store(Lt + i * KQ_W, vi_sel(degen, zi, l));
+        for (int u = 0; u < QKX_U; u++) {
+            const vf x = LD(xt, i, u0 + u);
+            const vi l = vi_clamp(vi_nearest(vf_mul(b_iscale[u], vf_sub(x, b_min[u]))), 0, nmax);
+            vi_store(Lt + i * KQ_L + (u0 + u) * KQ_W, vi_sel(degen[u], zi, l));
+        }
     }
-    vf_store(scale_out, vf_sel(degen, zero, scale));
-    vf_store(min_out, vf_neg(vf_sel(degen, min0, min))); /* -min, as the scalar: -0 for 0 */
+    for (int u = 0; u < QKX_U; u++) {
+        vf_store(scale_out + (u0 + u) * KQ_W, vf_sel(degen[u], zero, scale[u]));
+        /* -min, as the scalar (-0 for a zero min) */
+        vf_store(min_out + (u0 + u) * KQ_W, vf_neg(vf_sel(degen[u], min0[u], min[u])));
+    }
+}
+
+/* Signed absmax (first occurrence) per lane and the lanes that count as all-zero. */
+static inline void kq_absmax(int n, const float *xt, int u, vf *max, vm *tiny)
+{
+    const vf zero = vf_set(0.0f);
+    vf amax = zero;
+    *max = zero;
+    for (int i = 0; i < n; i++) {
+        const vf x = LD(xt, i, u), ax = vf_abs(x);
+        const vm gt = vf_gt(ax, amax);
+        amax = vf_sel(gt, ax, amax);
+        *max = vf_sel(gt, x, *max);
+    }
+    *tiny = vf_lt(amax, vf_set(1e-15f));
 }
 
 /* QX (see fit_qx): weights wt, codes l + nmax in Lt. */
@@ -109,105 +163,120 @@ static void kq_fit_qx(int n, int nmax, const float *xt, const float *wt, float *
                       int32_t *Lt)
 {
     const vf zero = vf_set(0.0f);
-    vf max = zero, amax = zero;
-    for (int i = 0; i < n; i++) {
-        const vf x = vf_load(xt + i * KQ_W), ax = vf_abs(x);
-        const vm gt = vf_gt(ax, amax);
-        amax = vf_sel(gt, ax, amax);
-        max = vf_sel(gt, x, max);
+    vf max[KQ_U], iscale[KQ_U], b_iscale[KQ_U], sumlx[KQ_U], suml2[KQ_U], scale[KQ_U], best[KQ_U];
+    vm tiny[KQ_U];
+    for (int u = 0; u < KQ_U; u++) {
+        kq_absmax(n, xt, u, &max[u], &tiny[u]);
+        iscale[u] = b_iscale[u] = vf_div(vf_set((float)-nmax), max[u]);
+        sumlx[u] = suml2[u] = zero;
     }
-    const vm tiny = vf_lt(amax, vf_set(1e-15f));
-    vf iscale = vf_div(vf_set((float)-nmax), max);
-    vf sumlx = zero, suml2 = zero;
     for (int i = 0; i < n; i++) {
-        const vf x = vf_load(xt + i * KQ_W), w = vf_load(wt + i * KQ_W);
-        const vf l = vi_tof(vi_clamp(vi_nearest(vf_mul(iscale, x)), -nmax, nmax - 1));
-        sumlx = vf_add(sumlx, vf_mul(vf_mul(w, x), l));
-        suml2 = vf_add(suml2, vf_mul(vf_mul(w, l), l));
+        for (int u = 0; u < KQ_U; u++) {
+            const vf x = LD(xt, i, u), w = LD(wt, i, u);
+            const vf l = vi_tof(vi_clamp(vi_nearest(vf_mul(iscale[u], x)), -nmax, nmax - 1));
+            sumlx[u] = vf_add(sumlx[u], vf_mul(vf_mul(w, x), l));
+            suml2[u] = vf_add(suml2[u], vf_mul(vf_mul(w, l), l));
+        }
     }
-    vf scale = vf_sel(vf_ne(suml2, zero), vf_div(sumlx, suml2), zero);
-    vf best = vf_mul(scale, sumlx);
-    vf b_iscale = iscale;
+    for (int u = 0; u < KQ_U; u++) {
+        scale[u] = vf_sel(vf_ne(suml2[u], zero), vf_div(sumlx[u], suml2[u]), zero);
+        best[u] = vf_mul(scale[u], sumlx[u]);
+    }
     for (int is = -9; is <= 9; is++) {
         if (is == 0)
             continue;
         float num = 0.1f * (float)is;
         num = (float)nmax + num;
-        iscale = vf_div(vf_set(-num), max);
-        sumlx = suml2 = zero;
-        for (int i = 0; i < n; i++) {
-            const vf x = vf_load(xt + i * KQ_W), w = vf_load(wt + i * KQ_W);
-            const vf l = vi_tof(vi_clamp(vi_nearest(vf_mul(iscale, x)), -nmax, nmax - 1));
-            sumlx = vf_add(sumlx, vf_mul(vf_mul(w, x), l));
-            suml2 = vf_add(suml2, vf_mul(vf_mul(w, l), l));
+        for (int u = 0; u < KQ_U; u++) {
+            iscale[u] = vf_div(vf_set(-num), max[u]);
+            sumlx[u] = suml2[u] = zero;
         }
-        const vm acc = vm_and(vf_gt(suml2, zero),
-                              vf_gt(vf_mul(sumlx, sumlx), vf_mul(best, suml2)));
-        if (!vm_any(acc))
-            continue;
-        b_iscale = vf_sel(acc, iscale, b_iscale);
-        scale = vf_sel(acc, vf_div(sumlx, suml2), scale);
-        best = vf_sel(acc, vf_mul(scale, sumlx), best);
+        for (int i = 0; i < n; i++) {
+            for (int u = 0; u < KQ_U; u++) {
+                const vf x = LD(xt, i, u), w = LD(wt, i, u);
+                const vf l = vi_tof(vi_clamp(vi_nearest(vf_mul(iscale[u], x)), -nmax, nmax - 1));
+                sumlx[u] = vf_add(sumlx[u], vf_mul(vf_mul(w, x), l));
+                suml2[u] = vf_add(suml2[u], vf_mul(vf_mul(w, l), l));
+            }
+        }
+        for (int u = 0; u < KQ_U; u++) {
+            const vm acc = vm_and(vf_gt(suml2[u], zero),
+                                  vf_gt(vf_mul(sumlx[u], sumlx[u]), vf_mul(best[u], suml2[u])));
+            if (!vm_any(acc))
+                continue;
+            b_iscale[u] = vf_sel(acc, iscale[u], b_iscale[u]);
+            scale[u] = vf_sel(acc, vf_div(sumlx[u], suml2[u]), scale[u]);
+            best[u] = vf_sel(acc, vf_mul(scale[u], sumlx[u]), best[u]);
+        }
     }
     const vi zi = vi_nearest(zero);
     for (int i = 0; i < n; i++) {
-        const vf x = vf_load(xt + i * KQ_W);
-        const vi l = vi_clamp(vi_nearest(vf_mul(b_iscale, x)), -nmax, nmax - 1);
-        vi_store(Lt + i * KQ_W, vi_sel(tiny, zi, vi_add_const(l, nmax)));
+        for (int u = 0; u < KQ_U; u++) {
+            const vf x = LD(xt, i, u);
+            const vi l = vi_clamp(vi_nearest(vf_mul(b_iscale[u], x)), -nmax, nmax - 1);
+            vi_store(Lt + i * KQ_L + u * KQ_W, vi_sel(tiny[u], zi, vi_add_const(l, nmax)));
+        }
     }
-    vf_store(scale_out, vf_sel(tiny, zero, scale));
+    for (int u = 0; u < KQ_U; u++)
+        vf_store(scale_out + u * KQ_W, vf_sel(tiny[u], zero, scale[u]));
 }
 
 /* Q3S (see fit_q3): weights x^2, up to 5 coordinate-descent passes; codes l + nmax in Lt. */
 static void kq_fit_q3(int n, int nmax, const float *xt, float *scale_out, int32_t *Lt)
 {
     const vf zero = vf_set(0.0f);
-    vf max = zero, amax = zero;
-    for (int i = 0; i < n; i++) {
-        const vf x = vf_load(xt + i * KQ_W), ax = vf_abs(x);
-        const vm gt = vf_gt(ax, amax);
-        amax = vf_sel(gt, ax, amax);
-        max = vf_sel(gt, x, max);
+    vf max[KQ_U], iscale[KQ_U], sumlx[KQ_U], suml2[KQ_U];
+    vm tiny[KQ_U];
+    vf L[KQ_MAXN][KQ_U], w[KQ_MAXN][KQ_U], wx[KQ_MAXN][KQ_U];
+    for (int u = 0; u < KQ_U; u++) {
+        kq_absmax(n, xt, u, &max[u], &tiny[u]);
+        iscale[u] = vf_div(vf_set((float)-nmax), max[u]);
+        sumlx[u] = suml2[u] = zero;
     }
-    const vm tiny = vf_lt(amax, vf_set(1e-15f));
-    const vf iscale = vf_div(vf_set((float)-nmax), max);
-    vf sumlx = zero, suml2 = zero;
-    vf L[KQ_MAXN], w[KQ_MAXN], wx[KQ_MAXN];
     for (int i = 0; i < n; i++) {
-        const vf x = vf_load(xt + i * KQ_W);
-        L[i] = vi_tof(vi_clamp(vi_nearest(vf_mul(iscale, x)), -nmax, nmax - 1));
-        w[i] = vf_mul(x, x);
-        wx[i] = vf_mul(w[i], x);
-        sumlx = vf_add(sumlx, vf_mul(wx[i], L[i]));
-        suml2 = vf_add(suml2, vf_mul(vf_mul(w[i], L[i]), L[i]));
+        for (int u = 0; u < KQ_U; u++) {
+            const vf x = LD(xt, i, u);
+            L[i][u] = vi_tof(vi_clamp(vi_nearest(vf_mul(iscale[u], x)), -nmax, nmax - 1));
+            w[i][u] = vf_mul(x, x);
+            wx[i][u] = vf_mul(w[i][u], x);
+            sumlx[u] = vf_add(sumlx[u], vf_mul(wx[i][u], L[i][u]));
+            suml2[u] = vf_add(suml2[u], vf_mul(vf_mul(w[i][u], L[i][u]), L[i][u]));
+        }
     }
     for (int itry = 0; itry < 5; itry++) {
-        vm changed = vf_lt(zero, zero);
+        int changed = 0;
         for (int i = 0; i < n; i++) {
-            const vf x = vf_load(xt + i * KQ_W);
-            const vf slx = vf_sub(sumlx, vf_mul(wx[i], L[i]));
-            const vm c1 = vf_gt(slx, zero);
-            const vf sl2 = vf_sub(suml2, vf_mul(vf_mul(w[i], L[i]), L[i]));
-            const vf r = vf_div(vf_mul(x, sl2), slx);
-            const vf nl = vi_tof(vi_clamp(vi_nearest(r), -nmax, nmax - 1));
-            const vm c2 = vm_and(c1, vf_ne(nl, L[i]));
-            const vf slx2 = vf_add(slx, vf_mul(wx[i], nl));
-            const vf sl22 = vf_add(sl2, vf_mul(vf_mul(w[i], nl), nl));
-            const vf lhs = vf_mul(vf_mul(slx2, slx2), suml2);
-            const vf rhs = vf_mul(vf_mul(sumlx, sumlx), sl22);
-            const vm c3 = vm_and(c2, vm_and(vf_gt(sl22, zero), vf_gt(lhs, rhs)));
-            L[i] = vf_sel(c3, nl, L[i]);
-            sumlx = vf_sel(c3, slx2, sumlx);
-            suml2 = vf_sel(c3, sl22, suml2);
-            changed = vm_or(changed, c3);
+            for (int u = 0; u < KQ_U; u++) {
+                const vf x = LD(xt, i, u), Li = L[i][u];
+                const vf slx = vf_sub(sumlx[u], vf_mul(wx[i][u], Li));
+                const vm c1 = vf_gt(slx, zero);
+                const vf sl2 = vf_sub(suml2[u], vf_mul(vf_mul(w[i][u], Li), Li));
+                const vf r = vf_div(vf_mul(x, sl2), slx);
+                const vf nl = vi_tof(vi_clamp(vi_nearest(r), -nmax, nmax - 1));
+                const vm c2 = vm_and(c1, vf_ne(nl, Li));
+                const vf slx2 = vf_add(slx, vf_mul(wx[i][u], nl));
+                const vf sl22 = vf_add(sl2, vf_mul(vf_mul(w[i][u], nl), nl));
+                const vf lhs = vf_mul(vf_mul(slx2, slx2), suml2[u]);
+                const vf rhs = vf_mul(vf_mul(sumlx[u], sumlx[u]), sl22);
+                const vm c3 = vm_and(c2, vm_and(vf_gt(sl22, zero), vf_gt(lhs, rhs)));
+                L[i][u] = vf_sel(c3, nl, Li);
+                sumlx[u] = vf_sel(c3, slx2, sumlx[u]);
+                suml2[u] = vf_sel(c3, sl22, suml2[u]);
+                changed |= vm_any(c3);
+            }
         }
-        if (!vm_any(changed))
+        if (!changed)
             break;
     }
     const vi zi = vi_nearest(zero);
     for (int i = 0; i < n; i++)
-        vi_store(Lt + i * KQ_W, vi_sel(tiny, zi, vi_add_const(vi_fromf(L[i]), nmax)));
-    vf_store(scale_out, vf_sel(tiny, zero, vf_sel(vf_gt(suml2, zero), vf_div(sumlx, suml2), zero)));
+        for (int u = 0; u < KQ_U; u++)
+            vi_store(Lt + i * KQ_L + u * KQ_W,
+                     vi_sel(tiny[u], zi, vi_add_const(vi_fromf(L[i][u]), nmax)));
+    for (int u = 0; u < KQ_U; u++)
+        vf_store(scale_out + u * KQ_W,
+                 vf_sel(tiny[u], zero,
+                        vf_sel(vf_gt(suml2[u], zero), vf_div(sumlx[u], suml2[u]), zero)));
 }
 
 /* ---------------------------------------------------------------------------------------
@@ -254,13 +323,13 @@ static inline float kq_h2f(const uint8_t *p)
 }
 
 /* Fit codes of sub-block j (n elements) into L, from the transposed fit output: sub-block g of
- * the window sits in lane g % KQ_W of chunk g / KQ_W. Only needed where the stored scale is 0
+ * the window sits in virtual lane g % KQ_L of chunk g / KQ_L. Only needed where the stored scale is 0
  * (elsewhere the re-quantization overwrites them). */
 static void kq_fit_codes(const int32_t *Ltw, int g, int n, uint8_t *L)
 {
-    const int32_t *Lt = Ltw + (g / KQ_W) * (KQ_MAXN * KQ_W) + g % KQ_W;
+    const int32_t *Lt = Ltw + (g / KQ_L) * (KQ_MAXN * KQ_L) + g % KQ_L;
     for (int i = 0; i < n; i++)
-        L[i] = (uint8_t)Lt[i * KQ_W];
+        L[i] = (uint8_t)Lt[i * KQ_L];
 }
 
 /* Scale fields (scalar, shared with the reference), vector re-quantization, packing. */
@@ -342,23 +411,23 @@ static void kq_finish(int kind, const float *x, const float *scales, const float
     }
 }
 
-#define KQ_SUBS_MAX 16                                    /* sub-blocks per super-block */
-#define KQ_WIN_SB (KQ_W >= 8 ? KQ_W / 8 : 1)              /* super-blocks per window (max) */
+#define KQ_SUBS_MAX 16 /* sub-blocks per super-block */
+#define KQ_WIN_SB (KQ_L >= 8 ? KQ_L / 8 : 1)              /* super-blocks per window (max) */
 
 static void kq_row(int kind, const float *src, uint8_t *y, int64_t n_per_row, const float *imx)
 {
     static const float zeros[256];
     const int S = (kind == KQ_Q4 || kind == KQ_Q5) ? 8 : 16; /* sub-blocks per super-block */
     const int n = 256 / S;                                   /* elements per sub-block */
-    const int wsb = KQ_W >= S ? KQ_W / S : 1;                /* super-blocks per window */
-    const int nchunks = wsb * S / KQ_W;
+    const int wsb = KQ_L >= S ? KQ_L / S : 1;                /* super-blocks per window */
+    const int nchunks = wsb * S / KQ_L;
     const size_t bytes = kind == KQ_Q2 ? 84 : kind == KQ_Q3 ? 110 : kind == KQ_Q4 ? 144
                        : kind == KQ_Q5 ? 176 : 210;
     const int64_t nb = n_per_row / 256;
-    float xt[KQ_MAXN * KQ_W], wt[KQ_MAXN * KQ_W];
+    float xt[KQ_MAXN * KQ_L], wt[KQ_MAXN * KQ_L];
     float sc[KQ_WIN_SB * KQ_SUBS_MAX], mn[KQ_WIN_SB * KQ_SUBS_MAX], sw[KQ_WIN_SB * KQ_SUBS_MAX];
-    float lane_s[KQ_W], lane_m[KQ_W] = {0};
-    int32_t Ltw[(16 / KQ_W > 1 ? 16 / KQ_W : 1) * KQ_MAXN * KQ_W]; /* fit codes, per chunk */
+    float lane_s[KQ_L], lane_m[KQ_L] = {0};
+    int32_t Ltw[(16 / KQ_L > 1 ? 16 / KQ_L : 1) * KQ_MAXN * KQ_L]; /* fit codes, per chunk */
     uint8_t L[256];
     for (int64_t b0 = 0; b0 < nb; b0 += wsb) {
         const int nsb = nb - b0 < wsb ? (int)(nb - b0) : wsb;
@@ -392,68 +461,75 @@ static void kq_row(int kind, const float *src, uint8_t *y, int64_t n_per_row, co
             continue;
         }
         for (int c = 0; c < nchunks; c++) {
-            const int g0 = c * KQ_W; /* first sub-block of the window in this chunk */
-            int32_t *Lt = Ltw + c * (KQ_MAXN * KQ_W);
-            for (int k = 0; k < KQ_W; k++) {
+            const int g0 = c * KQ_L; /* first sub-block of the window in this chunk */
+            int32_t *Lt = Ltw + c * (KQ_MAXN * KQ_L);
+            for (int k = 0; k < KQ_L; k++) {
                 const int g = g0 + k, s = g / S, j = g % S;
                 const float *xb = xs[s] + n * j;
                 const float *qb = qs[s] ? qs[s] + n * j : NULL;
                 for (int i = 0; i < n; i++)
-                    xt[i * KQ_W + k] = xb[i];
+                    xt[i * KQ_L + k] = xb[i];
                 if (qb) {
                     for (int i = 0; i < n; i++)
-                        wt[i * KQ_W + k] = qb[i]; /* raw importance, weights built below */
+                        wt[i * KQ_L + k] = qb[i]; /* raw importance, weights built below */
                 }
             }
             /* weights, per lane in element order */
-            if (imx && kind != KQ_Q6) {
-                float sg[KQ_W];
-                for (int k = 0; k < KQ_W; k++)
-                    sg[k] = sigma2[(g0 + k) / S];
-                const vf s2 = vf_load(sg);
-                vf s = vf_set(0.0f);
-                for (int i = 0; i < n; i++) {
-                    const vf x = vf_load(xt + i * KQ_W);
-                    const vf w = vf_mul(vf_load(wt + i * KQ_W), vf_sqrt(vf_add(s2, vf_mul(x, x))));
-                    vf_store(wt + i * KQ_W, w);
-                    s = vf_add(s, w);
-                }
-                vf_store(lane_s, s);
-                for (int k = 0; k < KQ_W; k++)
-                    sw[g0 + k] = lane_s[k];
-            } else if (kind == KQ_Q2) {
-                for (int i = 0; i < n; i++)
-                    vf_store(wt + i * KQ_W, vf_abs(vf_load(xt + i * KQ_W)));
-            } else if (kind == KQ_Q4 || kind == KQ_Q5) {
-                vf s = vf_set(0.0f);
-                for (int i = 0; i < n; i++) {
-                    const vf x = vf_load(xt + i * KQ_W);
-                    s = vf_add(s, vf_mul(x, x));
-                }
-                const vf av = vf_sqrt(vf_div(s, vf_set(32.0f)));
-                for (int i = 0; i < n; i++)
-                    vf_store(wt + i * KQ_W, vf_add(av, vf_abs(vf_load(xt + i * KQ_W))));
-            } else if (kind == KQ_Q6 && !imx) {
-                for (int i = 0; i < n; i++) {
-                    const vf x = vf_load(xt + i * KQ_W);
-                    vf_store(wt + i * KQ_W, vf_mul(x, x));
+            for (int u = 0; u < KQ_U; u++) {
+                float *xu = xt + u * KQ_W, *wu = wt + u * KQ_W;
+                if (imx && kind != KQ_Q6) {
+                    float sg[KQ_W];
+                    for (int k = 0; k < KQ_W; k++)
+                        sg[k] = sigma2[(g0 + u * KQ_W + k) / S];
+                    const vf s2 = vf_load(sg);
+                    vf s = vf_set(0.0f);
+                    for (int i = 0; i < n; i++) {
+                        const vf x = vf_load(xu + i * KQ_L);
+                        const vf w = vf_mul(vf_load(wu + i * KQ_L), vf_sqrt(vf_add(s2, vf_mul(x, x))));
+                        vf_store(wu + i * KQ_L, w);
+                        s = vf_add(s, w);
+                    }
+                    vf_store(lane_s, s);
+                    for (int k = 0; k < KQ_W; k++)
+                        sw[g0 + u * KQ_W + k] = lane_s[k];
+                } else if (kind == KQ_Q2) {
+                    for (int i = 0; i < n; i++)
+                        vf_store(wu + i * KQ_L, vf_abs(vf_load(xu + i * KQ_L)));
+                } else if (kind == KQ_Q4 || kind == KQ_Q5) {
+                    vf s = vf_set(0.0f);
+                    for (int i = 0; i < n; i++) {
+                        const vf x = vf_load(xu + i * KQ_L);
+                        s = vf_add(s, vf_mul(x, x));
+                    }
+                    const vf av = vf_sqrt(vf_div(s, vf_set(32.0f)));
+                    for (int i = 0; i < n; i++)
+                        vf_store(wu + i * KQ_L, vf_add(av, vf_abs(vf_load(xu + i * KQ_L))));
+                } else if (kind == KQ_Q6 && !imx) {
+                    for (int i = 0; i < n; i++) {
+                        const vf x = vf_load(xu + i * KQ_L);
+                        vf_store(wu + i * KQ_L, vf_mul(x, x));
+                    }
                 }
             }
             switch (kind) {
             case KQ_Q2:
-                if (imx)
-                    kq_fit_qkx(n, 3, xt, wt, -0.9f, 0.05f, 36, 0, lane_s, lane_m, Lt);
-                else
-                    kq_fit_qkx(n, 3, xt, wt, -0.5f, 0.1f, 15, 1, lane_s, lane_m, Lt);
+                for (int u = 0; u < KQ_U; u++) {
+                    if (imx)
+                        kq_fit_qkx(u, n, 3, xt, wt, -0.9f, 0.05f, 36, 0, lane_s, lane_m, Lt);
+                    else
+                        kq_fit_qkx(u, n, 3, xt, wt, -0.5f, 0.1f, 15, 1, lane_s, lane_m, Lt);
+                }
                 break;
             case KQ_Q4:
             case KQ_Q5: {
                 const int nmax = kind == KQ_Q4 ? 15 : 31;
-                if (imx)
-                    kq_fit_qkx(n, nmax, xt, wt, -0.9f, 0.05f, 36, 0, lane_s, lane_m, Lt);
-                else
-                    kq_fit_qkx(n, nmax, xt, wt, kind == KQ_Q4 ? -1.0f : -0.5f, 0.1f,
-                               kind == KQ_Q4 ? 20 : 15, 0, lane_s, lane_m, Lt);
+                for (int u = 0; u < KQ_U; u++) {
+                    if (imx)
+                        kq_fit_qkx(u, n, nmax, xt, wt, -0.9f, 0.05f, 36, 0, lane_s, lane_m, Lt);
+                    else
+                        kq_fit_qkx(u, n, nmax, xt, wt, kind == KQ_Q4 ? -1.0f : -0.5f, 0.1f,
+                                   kind == KQ_Q4 ? 20 : 15, 0, lane_s, lane_m, Lt);
+                }
                 break;
             }
             case KQ_Q3:
@@ -466,7 +542,7 @@ static void kq_row(int kind, const float *src, uint8_t *y, int64_t n_per_row, co
                 kq_fit_qx(n, 32, xt, wt, lane_s, Lt);
                 break;
             }
-            for (int k = 0; k < KQ_W; k++) {
+            for (int k = 0; k < KQ_L; k++) {
                 sc[g0 + k] = lane_s[k];
                 mn[g0 + k] = lane_m[k];
             }
