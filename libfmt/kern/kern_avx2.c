@@ -36,11 +36,6 @@ static inline void store_h(uint8_t *p, float f)
     memcpy(p, &h, 2);
 }
 
-static inline __m256i load8_u8_epi32(const uint8_t *p)
-{
-    return _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)p));
-}
-
 static inline float hmax8(__m256 v)
 {
     __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -627,7 +622,6 @@ static inline void vi_store_u8(uint8_t *p, vi v) /* lanes hold 0..255 */
     _mm_storel_epi64((__m128i *)p, _mm_packus_epi16(w, w));
 }
 static inline vm vm_and(vm a, vm b) { return _mm256_and_ps(a, b); }
-static inline vm vm_or(vm a, vm b) { return _mm256_or_ps(a, b); }
 static inline int vm_any(vm m) { return _mm256_movemask_ps(m) != 0; }
 
 static inline int vm_all(vm m) { return _mm256_movemask_ps(m) == 0xFF; }

@@ -5,7 +5,7 @@
  *   vf_sub vf_mul vf_div vf_sqrt vf_abs vf_neg vf_min(a,b) = a<b?a:b  vf_max(a,b) = a>b?a:b
  *   vf_lt vf_gt vf_le (ordered) vf_ne (unordered) vf_sel(m,t,f) vi_nearest (ggml's bit trick)
  *   vi_clamp vi_tof vi_fromf (truncating) vi_add_const vi_sel vi_store vi_store_u8 (low bytes of
- *   KQ_W lanes) vm_and vm_or vm_any vm_all.
+ *   KQ_W lanes) vm_and vm_any vm_all.
  *
  * Lane k works on one sub-block and walks its elements in order, so every sum is accumulated
  * in exactly the order of the scalar reference and every lane executes the same float

@@ -483,7 +483,7 @@ END_TEST
 START_TEST(test_api)
 {
     float x[64], y[64];
-    uint8_t b[256];
+    uint8_t b[256] = {0};
     for (int i = 0; i < 64; i++)
         x[i] = (float)i - 31.5f;
     ck_assert_int_eq(qf_dequantize(QF_TYPE_Q4_0, b, y, 33), QF_EINVAL);
