@@ -1725,11 +1725,16 @@ int qf_convert_plan_new(struct qf_model *m, const struct qf_convert_opts *opts,
             }
         }
         if (t < 0) {
-            rc = qfi_error(err, QF_EUNSUPPORTED, 0, NULL, -1,
-                           "tensor '%s': rows of %llu elements fit no %s type (llama-quantize "
-                           "refuses this model)",
-                           g, (unsigned long long)ne0,
-                           fi ? fi->name : qf_type_name(base));
+            if (fi)
+                rc = qfi_error(err, QF_EUNSUPPORTED, 0, NULL, -1,
+                               "tensor '%s': rows of %llu elements fit no type of the %s recipe "
+                               "(llama-quantize refuses this model)",
+                               g, (unsigned long long)ne0, fi->name);
+            else
+                rc = qfi_error(err, QF_EUNSUPPORTED, 0, NULL, -1,
+                               "tensor '%s': rows of %llu elements are not whole %s blocks and "
+                               "no fallback type fits",
+                               g, (unsigned long long)ne0, qf_type_name(base));
             goto fail;
         }
         /* dequantizing targets make every quantized tensor float, kept ones too */
