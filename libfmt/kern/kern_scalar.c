@@ -1198,20 +1198,21 @@ void kern_q3_K_scales(const float *scales, const float *sw, uint8_t *y)
     }
 }
 
-/* High bits into hmask, low 2 bits into qs, from codes 0..7. */
+/* High bits into hmask, low 2 bits into qs, from codes 0..7 (the reference tests code > 3 and
+ * subtracts 4: for codes 0..7 that is bit 2, and the rest is bits 0-1). */
 void kern_q3_K_pack(const int8_t *L, uint8_t *y)
 {
-    uint8_t U[QK_K];
-    memset(y, 0, 32);
-    for (int j = 0; j < QK_K; j++) {
-        int l = L[j];
-        if (l > 3) {
-            y[j % 32] = (uint8_t)(y[j % 32] | (1u << (j / 32)));
-            l -= 4;
-        }
-        U[j] = (uint8_t)l;
+    uint8_t *hm = y, *qs = y + 32;
+    for (int l = 0; l < 32; l++) {
+        unsigned h = 0;
+        for (int k = 0; k < 8; k++)
+            h |= (unsigned)((L[32 * k + l] >> 2) & 1) << k;
+        hm[l] = (uint8_t)h;
     }
-    pack_2bit(U, y + 32);
+    for (int j = 0; j < QK_K; j += 128)
+        for (int l = 0; l < 32; l++)
+            qs[j / 4 + l] = (uint8_t)((L[j + l] & 3) | ((L[j + l + 32] & 3) << 2) |
+                                      ((L[j + l + 64] & 3) << 4) | ((L[j + l + 96] & 3) << 6));
 }
 
 /* Scale codes, re-quantization (sub-blocks whose stored scale is 0 keep their fitted codes)
@@ -1394,7 +1395,9 @@ void kern_q45_K_scales(int nmax, const float *scales, const float *mins, const f
     }
 }
 
-/* Pack codes 0..nmax (Q5_K: fifth bits into qh). */
+/* Pack codes 0..nmax. Q5_K: the reference moves codes > 15 down by 16 and sets their qh bit;
+ * for codes 0..31 that is bit 4 into qh and bits 0-3 into the nibble (no data-dependent
+ * branches). */
 void kern_q45_K_pack(int nmax, const uint8_t *L, uint8_t *y)
 {
     if (nmax == 15) {
@@ -1404,20 +1407,15 @@ void kern_q45_K_pack(int nmax, const uint8_t *L, uint8_t *y)
         return;
     }
     uint8_t *qh = y + 16, *ql = y + 48;
-    memset(qh, 0, 32);
-    for (int c = 0; c < 4; c++) {
-        for (int l = 0; l < 32; l++) {
-            int l1 = L[64 * c + l], l2 = L[64 * c + 32 + l];
-            if (l1 > 15) {
-                l1 -= 16;
-                qh[l] = (uint8_t)(qh[l] | (1u << (2 * c)));
-            }
-            if (l2 > 15) {
-                l2 -= 16;
-                qh[l] = (uint8_t)(qh[l] | (2u << (2 * c)));
-            }
-            ql[32 * c + l] = (uint8_t)(l1 | (l2 << 4));
+    for (int l = 0; l < 32; l++) {
+        unsigned h = 0;
+        for (int c = 0; c < 4; c++) {
+            const unsigned l1 = L[64 * c + l], l2 = L[64 * c + 32 + l];
+            h |= ((l1 >> 4) & 1u) << (2 * c);
+            h |= ((l2 >> 4) & 1u) << (2 * c + 1);
+            ql[32 * c + l] = (uint8_t)((l1 & 15u) | ((l2 & 15u) << 4));
         }
+        qh[l] = (uint8_t)h;
     }
 }
 
