@@ -457,7 +457,7 @@ static void print_json(const struct qf_convert_plan *p, int ran)
     for (size_t i = 0; (nt = qf_convert_plan_note(p, i)); i++)
         json_array_append_new(notes, jstr(nt));
     json_object_set_new(root, "notes", notes);
-    char *txt = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(9));
+    char *txt = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(9));
     json_decref(root);
     if (!txt)
         cli_die(CLI_EXIT_TROUBLE, "out of memory");
