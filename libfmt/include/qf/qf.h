@@ -12,6 +12,7 @@
 #include "qf/arch.h"
 #include "qf/hash.h"
 #include "qf/convert.h"
+#include "qf/layout.h"
 
 #define QF_VERSION_MAJOR 0
 #define QF_VERSION_MINOR 1
