@@ -12,8 +12,8 @@
  * operations as kern_scalar.c's fit_qkx / fit_qx / fit_q3. Data-dependent control flow becomes
  * masks: an iteration's candidate is accepted per lane; extra coordinate-descent passes of a
  * lane that had already converged change nothing (the pass is a function of the unchanged
- * state). Scale quantization and packing are the scalar kern_q*_K_scales / _pack; the
- * re-quantization between them is elementwise and done here with the same operations.
+ * state). Scale quantization is the scalar kern_q*_K_scales; the re-quantization after it is
+ * elementwise and done here with the same operations, and so is the packing.
  *
  * A super-block whose inputs (or importance weights) are not finite or exceed 2^60 in
  * magnitude is quantized by the scalar reference: there intermediate NaNs of different signs
@@ -332,6 +332,86 @@ static void kq_fit_codes(const int32_t *Ltw, int g, int n, uint8_t *L)
         L[i] = (uint8_t)Lt[i * KQ_L];
 }
 
+/* Packing with 32-byte vectors (both including files are compiled with AVX2). Codes are in
+ * range by construction (Q2_K 0..3, Q3_K 0..7, Q4_K 0..15, Q5_K 0..31, Q6_K 0..63), where
+ * these bit operations equal the reference's packing loops. 16-bit shifts are masked so that
+ * no bit crosses into a neighbouring byte. */
+static inline __m256i kq_ld32(const uint8_t *p)
+{
+    return _mm256_loadu_si256((const __m256i *)p);
+}
+
+static inline __m256i kq_shr(__m256i v, int k, int mask)
+{
+    return _mm256_and_si256(_mm256_srli_epi16(v, k), _mm256_set1_epi8((char)mask));
+}
+
+/* v (each byte < 2^(8-k)) << k */
+static inline __m256i kq_shl(__m256i v, int k)
+{
+    return _mm256_slli_epi16(v, k);
+}
+
+static void kq_pack(int kind, const uint8_t *L, uint8_t *y)
+{
+    const __m256i m3 = _mm256_set1_epi8(3), m15 = _mm256_set1_epi8(15);
+    switch (kind) {
+    case KQ_Q2:
+    case KQ_Q3: {
+        uint8_t *qs = kind == KQ_Q2 ? y + 16 : y + 32;
+        if (kind == KQ_Q3) {
+            __m256i h = _mm256_setzero_si256();
+            for (int k = 0; k < 8; k++)
+                h = _mm256_or_si256(h, kq_shl(kq_shr(kq_ld32(L + 32 * k), 2, 1), k));
+            _mm256_storeu_si256((__m256i *)y, h);
+        }
+        for (int j = 0; j < 2; j++) {
+            const uint8_t *Lj = L + 128 * j;
+            __m256i q = _mm256_and_si256(kq_ld32(Lj), m3);
+            q = _mm256_or_si256(q, kq_shl(_mm256_and_si256(kq_ld32(Lj + 32), m3), 2));
+            q = _mm256_or_si256(q, kq_shl(_mm256_and_si256(kq_ld32(Lj + 64), m3), 4));
+            q = _mm256_or_si256(q, kq_shl(_mm256_and_si256(kq_ld32(Lj + 96), m3), 6));
+            _mm256_storeu_si256((__m256i *)(qs + 32 * j), q);
+        }
+        break;
+    }
+    case KQ_Q4:
+    case KQ_Q5: {
+        uint8_t *ql = kind == KQ_Q4 ? y + 16 : y + 48;
+        __m256i h = _mm256_setzero_si256();
+        for (int c = 0; c < 4; c++) {
+            const __m256i lo = kq_ld32(L + 64 * c), hi = kq_ld32(L + 64 * c + 32);
+            const __m256i q = _mm256_or_si256(_mm256_and_si256(lo, m15),
+                                              kq_shl(_mm256_and_si256(hi, m15), 4));
+            _mm256_storeu_si256((__m256i *)(ql + 32 * c), q);
+            h = _mm256_or_si256(h, kq_shl(kq_shr(lo, 4, 1), 2 * c));
+            h = _mm256_or_si256(h, kq_shl(kq_shr(hi, 4, 1), 2 * c + 1));
+        }
+        if (kind == KQ_Q5)
+            _mm256_storeu_si256((__m256i *)(y + 16), h);
+        break;
+    }
+    default:
+        for (int j = 0; j < 2; j++) {
+            const uint8_t *Lj = L + 128 * j;
+            const __m256i q1 = kq_ld32(Lj), q2 = kq_ld32(Lj + 32);
+            const __m256i q3 = kq_ld32(Lj + 64), q4 = kq_ld32(Lj + 96);
+            const __m256i a = _mm256_or_si256(_mm256_and_si256(q1, m15),
+                                              kq_shl(_mm256_and_si256(q3, m15), 4));
+            const __m256i b = _mm256_or_si256(_mm256_and_si256(q2, m15),
+                                              kq_shl(_mm256_and_si256(q4, m15), 4));
+            __m256i h = kq_shr(q1, 4, 3);
+            h = _mm256_or_si256(h, kq_shl(kq_shr(q2, 4, 3), 2));
+            h = _mm256_or_si256(h, kq_shl(kq_shr(q3, 4, 3), 4));
+            h = _mm256_or_si256(h, kq_shl(kq_shr(q4, 4, 3), 6));
+            _mm256_storeu_si256((__m256i *)(y + 64 * j), a);
+            _mm256_storeu_si256((__m256i *)(y + 64 * j + 32), b);
+            _mm256_storeu_si256((__m256i *)(y + 128 + 32 * j), h);
+        }
+        break;
+    }
+}
+
 /* Scale fields (scalar, shared with the reference), vector re-quantization, packing. */
 static void kq_finish(int kind, const float *x, const float *scales, const float *mins,
                       const float *sw, const int32_t *Ltw, int g0, uint8_t *L, uint8_t *y)
@@ -348,7 +428,7 @@ static void kq_finish(int kind, const float *x, const float *scales, const float
             }
             kq_requant(x + 16 * j, 16, d, mm * (float)(y[j] >> 4), 1, 0, 3, 0, L + 16 * j);
         }
-        kern_q2_K_pack(L, y);
+        kq_pack(kind, L, y);
         break;
     }
     case KQ_Q3: {
@@ -365,7 +445,7 @@ static void kq_finish(int kind, const float *x, const float *scales, const float
             }
             kq_requant(x + 16 * j, 16, d, 0.0f, 0, -4, 3, 4, L + 16 * j);
         }
-        kern_q3_K_pack((const int8_t *)L, y);
+        kq_pack(kind, L, y);
         break;
     }
     case KQ_Q4:
@@ -390,7 +470,7 @@ static void kq_finish(int kind, const float *x, const float *scales, const float
             }
             kq_requant(x + 32 * j, 32, d, mall * (float)m, 1, 0, nmax, 0, L + 32 * j);
         }
-        kern_q45_K_pack(nmax, L, y);
+        kq_pack(kind, L, y);
         break;
     }
     default: {
@@ -405,7 +485,7 @@ static void kq_finish(int kind, const float *x, const float *scales, const float
             }
             kq_requant(x + 16 * j, 16, d, 0.0f, 0, -32, 31, 32, L + 16 * j);
         }
-        kern_q6_K_pack((const int8_t *)L, y);
+        kq_pack(kind, L, y);
         break;
     }
     }
