@@ -1760,8 +1760,8 @@ int qf_convert_plan_new(struct qf_model *m, const struct qf_convert_opts *opts,
         if (is_quant_type(it->src_type) && t != it->src_type && is_quant_type(t) &&
             !(o->flags & QF_CONVERT_ALLOW_REQUANTIZE)) {
             rc = qfi_error(err, QF_EUNSUPPORTED, 0, NULL, -1,
-                           "tensor '%s': requantizing from %s to %s is disabled (allow it "
-                           "explicitly)",
+                           "tensor '%s': requantizing from %s to %s is disabled "
+                           "(--allow-requantize)",
                            g, qf_type_name(it->src_type), qf_type_name(t));
             goto fail;
         }

@@ -74,7 +74,7 @@ static const struct cli_opt opts[] = {
     {"dry-run", 'n', 'n', CLI_ARG_NONE, NULL, "print the plan (types, paths, sizes), write nothing"},
     {"threads", 'j', 'j', CLI_ARG_REQUIRED, "N", "worker threads (default: the online CPUs, at most 16)"},
     {"chunk", 0, OPT_CHUNK, CLI_ARG_REQUIRED, "N",
-     "elements per chunk of rows (default 1M; memory is about 16 bytes x N x threads)"},
+     "elements per chunk of rows (default 1M; memory is about 20 bytes x N x threads)"},
     {"json", 0, OPT_JSON, CLI_ARG_NONE, NULL, "print the plan or the report as JSON on stdout"},
     {"no-fsync", 0, OPT_NO_FSYNC, CLI_ARG_NONE, NULL, NULL},
     {0, 0, 0, 0, NULL, NULL},
@@ -83,11 +83,14 @@ static const struct cli_opt opts[] = {
 static const struct cli_tool tool = {
     "qconvert",
     "--type TYPE [OPTION]... INPUT -o OUTPUT",
-    "Convert and quantize models: a GGUF file, a safetensors file or a Hugging Face model\n"
-    "directory in, GGUF or safetensors out. '-' reads a GGUF from standard input.",
-    "Exit status: 0 converted (or planned), 1 a dry run found that the conversion would\n"
-    "fail (an importance matrix is missing), 2 trouble (usage, unreadable or malformed\n"
-    "input, a type the input cannot get, an existing output without --force, I/O).\n",
+    "Convert and quantize models: a GGUF file, a safetensors file or a Hugging Face\n"
+    "model directory in, GGUF or safetensors out. '-' reads a GGUF from standard\n"
+    "input.",
+    "Exit status: 0 converted (or planned), 1 a dry run found that the conversion\n"
+    "would fail (an importance matrix is missing), 2 trouble (usage, unreadable or\n"
+    "malformed input, a type the input cannot get, an existing output without\n"
+    "--force, I/O). Killed by SIGINT or SIGTERM, it removes its temporary file\n"
+    "first.\n",
 };
 
 #define MAX_RULES 256
