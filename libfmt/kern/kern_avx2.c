@@ -11,6 +11,8 @@
  */
 #include "kern/kern.h"
 
+#if defined(__x86_64__) || defined(__i386__)
+
 #include <float.h>
 #include <immintrin.h>
 #include <string.h>
@@ -647,3 +649,7 @@ const struct kern_table kern_table_avx2 = {
         [QF_TYPE_Q6_K] = kq_q6_K,
     },
 };
+
+#else /* not x86: nothing to build */
+typedef int kern_avx2_unused;
+#endif

@@ -158,12 +158,24 @@ static inline void kq_absmax(int n, const float *xt, int u, vf *max, vm *tiny)
     *tiny = vf_lt(amax, vf_set(1e-15f));
 }
 
-/* QX (see fit_qx): weights wt, codes l + nmax in Lt. */
+/* nearest(v) clamped to [lo, hi], as a float, for |v| <= 2^22: adding and subtracting
+ * 1.5 * 2^23 rounds to nearest even exactly like ggml's bit trick does in that range. */
+static inline vf kq_round_clamp(vf v, vf lo, vf hi)
+{
+    const vf c = vf_set(12582912.0f);
+    return vf_min(vf_max(vf_sub(vf_add(v, c), c), lo), hi);
+}
+
+/* QX (see fit_qx): weights wt, codes l + nmax in Lt. In a lane that is not all-zero
+ * (|max| >= 1e-15) every |iscale * x| <= (nmax + 0.9) |x / max| stays far below 2^22, so the
+ * rounding can be done in float; all-zero lanes are discarded at the end anyway. w*x does not
+ * depend on the candidate scale and is computed once (same value each time). */
 static void kq_fit_qx(int n, int nmax, const float *xt, const float *wt, float *scale_out,
                       int32_t *Lt)
 {
-    const vf zero = vf_set(0.0f);
+    const vf zero = vf_set(0.0f), lo = vf_set((float)-nmax), hi = vf_set((float)(nmax - 1));
     vf max[KQ_U], iscale[KQ_U], b_iscale[KQ_U], sumlx[KQ_U], suml2[KQ_U], scale[KQ_U], best[KQ_U];
+    vf wx[KQ_MAXN][KQ_U];
     vm tiny[KQ_U];
     for (int u = 0; u < KQ_U; u++) {
         kq_absmax(n, xt, u, &max[u], &tiny[u]);
@@ -173,8 +185,9 @@ static void kq_fit_qx(int n, int nmax, const float *xt, const float *wt, float *
     for (int i = 0; i < n; i++) {
         for (int u = 0; u < KQ_U; u++) {
             const vf x = LD(xt, i, u), w = LD(wt, i, u);
-            const vf l = vi_tof(vi_clamp(vi_nearest(vf_mul(iscale[u], x)), -nmax, nmax - 1));
-            sumlx[u] = vf_add(sumlx[u], vf_mul(vf_mul(w, x), l));
+            wx[i][u] = vf_mul(w, x);
+            const vf l = kq_round_clamp(vf_mul(iscale[u], x), lo, hi);
+            sumlx[u] = vf_add(sumlx[u], vf_mul(wx[i][u], l));
             suml2[u] = vf_add(suml2[u], vf_mul(vf_mul(w, l), l));
         }
     }
@@ -194,8 +207,8 @@ static void kq_fit_qx(int n, int nmax, const float *xt, const float *wt, float *
         for (int i = 0; i < n; i++) {
             for (int u = 0; u < KQ_U; u++) {
                 const vf x = LD(xt, i, u), w = LD(wt, i, u);
-                const vf l = vi_tof(vi_clamp(vi_nearest(vf_mul(iscale[u], x)), -nmax, nmax - 1));
-                sumlx[u] = vf_add(sumlx[u], vf_mul(vf_mul(w, x), l));
+                const vf l = kq_round_clamp(vf_mul(iscale[u], x), lo, hi);
+                sumlx[u] = vf_add(sumlx[u], vf_mul(wx[i][u], l));
                 suml2[u] = vf_add(suml2[u], vf_mul(vf_mul(w, l), l));
             }
         }
