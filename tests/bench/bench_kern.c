@@ -17,7 +17,7 @@
 #include "kern/kern.h"
 
 #define SMALL_N (64 * 1024)
-#define ROW 4096 /* row length for the quantizers (a multiple of every block size) */
+#define ROW SMALL_N /* row length for the quantizers: 64K values */
 
 struct target {
     int type;
@@ -127,6 +127,9 @@ int main(int argc, char **argv)
     }
     for (size_t i = 0; i < big; i++)
         x[i] = gauss() * 0.05f;
+    memset(y, 1, big * sizeof(float)); /* fault the pages in before timing (non-zero: a zero
+                                          memset after malloc may become calloc) */
+    memset(q, 1, big * 4 + 4096);
     for (size_t i = 0; i < ROW; i++)
         imx[i] = 0.5f + (float)(i % 17) / 8.0f;
 
