@@ -173,6 +173,10 @@ static void q_bf16(const float *restrict src, void *restrict dst, int64_t n, con
     kern_q_bf16(src + i, d + 2 * i, n - i, NULL);
 }
 
+/* Imatrix paths of the legacy quantizers (kern_kq.h, included below). */
+static void kq_legacy_row(int kind, const float *src, uint8_t *y, int64_t n, const float *imx);
+enum { KL_Q4_0, KL_Q4_1, KL_Q5_0, KL_Q5_1 };
+
 /* ---------------------------------------------------------------------------------------
  * Legacy block types
  */
@@ -348,7 +352,7 @@ static inline float sym_codes(const float *x, int nmax, __m256i q[4])
 static void q_q4_0(const float *restrict x, void *restrict dst, int64_t n, const float *imx)
 {
     if (imx) {
-        kern_q_q4_0(x, dst, n, imx);
+        kq_legacy_row(KL_Q4_0, x, dst, n, imx);
         return;
     }
     uint8_t *y = dst;
@@ -383,7 +387,7 @@ static inline void pack5(__m256i q[4], uint8_t *qh, uint8_t *qs)
 static void q_q5_0(const float *restrict x, void *restrict dst, int64_t n, const float *imx)
 {
     if (imx) {
-        kern_q_q5_0(x, dst, n, imx);
+        kq_legacy_row(KL_Q5_0, x, dst, n, imx);
         return;
     }
     uint8_t *y = dst;
@@ -428,7 +432,7 @@ static inline void asym_codes(const float *x, int nmax, int clamp, uint8_t *yd, 
 static void q_q4_1(const float *restrict x, void *restrict dst, int64_t n, const float *imx)
 {
     if (imx) {
-        kern_q_q4_1(x, dst, n, imx);
+        kq_legacy_row(KL_Q4_1, x, dst, n, imx);
         return;
     }
     uint8_t *y = dst;
@@ -445,7 +449,7 @@ static void q_q4_1(const float *restrict x, void *restrict dst, int64_t n, const
 static void q_q5_1(const float *restrict x, void *restrict dst, int64_t n, const float *imx)
 {
     if (imx) {
-        kern_q_q5_1(x, dst, n, imx);
+        kq_legacy_row(KL_Q5_1, x, dst, n, imx);
         return;
     }
     uint8_t *y = dst;

@@ -110,6 +110,10 @@ static void q_bf16(const float *restrict src, void *restrict dst, int64_t n, con
     kern_q_bf16(src + i, d + 2 * i, n - i, NULL);
 }
 
+/* Imatrix paths of the legacy quantizers (kern_kq.h, included below). */
+static void kq_legacy_row(int kind, const float *src, uint8_t *y, int64_t n, const float *imx);
+enum { KL_Q4_0, KL_Q4_1, KL_Q5_0, KL_Q5_1 };
+
 /* ---------------------------------------------------------------------------------------
  * Legacy dequantizers
  */
@@ -460,7 +464,7 @@ static inline __m512i sym_code16(__m512 v, __m512 id, __m512 bias, __m512i top)
 static void q_q4_0(const float *restrict x, void *restrict dst, int64_t n, const float *imx)
 {
     if (imx) {
-        kern_q_q4_0(x, dst, n, imx);
+        kq_legacy_row(KL_Q4_0, x, dst, n, imx);
         return;
     }
     uint8_t *y = dst;
@@ -502,7 +506,7 @@ static inline void pack5(__m512i q0, __m512i q1, uint8_t *qh, uint8_t *qs)
 static void q_q5_0(const float *restrict x, void *restrict dst, int64_t n, const float *imx)
 {
     if (imx) {
-        kern_q_q5_0(x, dst, n, imx);
+        kq_legacy_row(KL_Q5_0, x, dst, n, imx);
         return;
     }
     uint8_t *y = dst;
@@ -574,7 +578,7 @@ static inline __m512i asym_code16(__m512 v, __m512 mn, __m512 id)
 static void q_q4_1(const float *restrict x, void *restrict dst, int64_t n, const float *imx)
 {
     if (imx) {
-        kern_q_q4_1(x, dst, n, imx);
+        kq_legacy_row(KL_Q4_1, x, dst, n, imx);
         return;
     }
     uint8_t *y = dst;
@@ -606,7 +610,7 @@ static void q_q4_1(const float *restrict x, void *restrict dst, int64_t n, const
 static void q_q5_1(const float *restrict x, void *restrict dst, int64_t n, const float *imx)
 {
     if (imx) {
-        kern_q_q5_1(x, dst, n, imx);
+        kq_legacy_row(KL_Q5_1, x, dst, n, imx);
         return;
     }
     uint8_t *y = dst;

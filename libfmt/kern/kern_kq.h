@@ -507,6 +507,85 @@ static void kq_finish(int kind, const float *x, const float *scales, const float
 #define KQ_SUBS_MAX 16 /* sub-blocks per super-block */
 #define KQ_WIN_SB (KQ_L >= 8 ? KQ_L / 8 : 1)              /* super-blocks per window (max) */
 
+/* ---------------------------------------------------------------------------------------
+ * Legacy types with an importance matrix (spec §5.7): per block of 32, weights
+ * w = qw * sqrt(sigma2 + x^2) with sigma2 = sum x^2 / n over the whole row; Q4_0/Q5_0 fit with
+ * QX(32, 8/16), Q4_1/Q5_1 with QKX3(32, 15/31). Blocks are fitted KQ_L at a time. A row with
+ * non-finite or huge inputs or weights (or an infinite sigma2) is left to the scalar reference.
+ * The including file declares enum { KL_Q4_0, KL_Q4_1, KL_Q5_0, KL_Q5_1 }.
+ */
+static void kq_legacy_row(int kind, const float *src, uint8_t *y, int64_t n, const float *imx)
+{
+    static const kern_q_fn ref[4] = {kern_q_q4_0, kern_q_q4_1, kern_q_q5_0, kern_q_q5_1};
+    static const int nmaxs[4] = {8, 15, 16, 31};
+    static const size_t bytes[4] = {18, 20, 22, 24};
+    const int64_t nb = n / 32;
+    float sigma2 = 0.0f;
+    for (int64_t j = 0; j < n; j++)
+        sigma2 = sigma2 + src[j] * src[j];
+    sigma2 = sigma2 / (float)n;
+    int tame = sigma2 <= 0x1p120f;
+    for (int64_t j = 0; tame && j + KQ_W <= n; j += KQ_W)
+        tame = kq_tame(src + j, KQ_W) && kq_tame(imx + j, KQ_W);
+    if (!tame) {
+        ref[kind](src, y, n, imx);
+        return;
+    }
+    const int nmax = nmaxs[kind];
+    const vf s2 = vf_set(sigma2);
+    float xt[32 * KQ_L], wt[32 * KQ_L], lane_s[KQ_L], lane_m[KQ_L] = {0};
+    int32_t Lt[32 * KQ_L];
+    for (int64_t b0 = 0; b0 < nb; b0 += KQ_L) {
+        const int nblk = nb - b0 < KQ_L ? (int)(nb - b0) : KQ_L;
+        for (int k = 0; k < KQ_L; k++) {
+            const float *xb = src + 32 * (b0 + k), *qb = imx + 32 * (b0 + k);
+            for (int i = 0; i < 32; i++) {
+                xt[i * KQ_L + k] = k < nblk ? xb[i] : 0.0f;
+                wt[i * KQ_L + k] = k < nblk ? qb[i] : 0.0f;
+            }
+        }
+        for (int i = 0; i < 32 * KQ_L; i += KQ_W) {
+            const vf x = vf_load(xt + i);
+            vf_store(wt + i, vf_mul(vf_load(wt + i), vf_sqrt(vf_add(s2, vf_mul(x, x)))));
+        }
+        if (kind == KL_Q4_0 || kind == KL_Q5_0) {
+            kq_fit_qx(32, nmax, xt, wt, lane_s, Lt);
+        } else {
+            for (int u = 0; u < KQ_U; u++)
+                kq_fit_qkx(u, 32, nmax, xt, wt, -0.9f, 0.05f, 36, 0, lane_s, lane_m, Lt);
+        }
+        for (int k = 0; k < nblk; k++) {
+            uint8_t *yb = y + bytes[kind] * (size_t)(b0 + k);
+            uint8_t q[32];
+            for (int i = 0; i < 32; i++)
+                q[i] = (uint8_t)Lt[i * KQ_L + k];
+            const uint16_t d = kern_f32_to_f16(lane_s[k]);
+            yb[0] = (uint8_t)d;
+            yb[1] = (uint8_t)(d >> 8);
+            int off = 2;
+            if (kind == KL_Q4_1 || kind == KL_Q5_1) {
+                const uint16_t m = kern_f32_to_f16(-lane_m[k]);
+                yb[2] = (uint8_t)m;
+                yb[3] = (uint8_t)(m >> 8);
+                off = 4;
+            }
+            if (kind == KL_Q4_0 || kind == KL_Q4_1) {
+                for (int j = 0; j < 16; j++)
+                    yb[off + j] = (uint8_t)(q[j] | (q[j + 16] << 4));
+            } else {
+                uint32_t h = 0;
+                for (int j = 0; j < 16; j++) {
+                    yb[off + 4 + j] = (uint8_t)((q[j] & 0x0F) | ((q[j + 16] & 0x0F) << 4));
+                    h |= ((q[j] & 0x10u) >> 4) << j;
+                    h |= ((q[j + 16] & 0x10u) >> 4) << (j + 16);
+                }
+                for (int j = 0; j < 4; j++)
+                    yb[off + j] = (uint8_t)(h >> (8 * j));
+            }
+        }
+    }
+}
+
 static void kq_row(int kind, const float *src, uint8_t *y, int64_t n_per_row, const float *imx)
 {
     static const float zeros[256];
