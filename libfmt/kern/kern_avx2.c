@@ -38,22 +38,6 @@ static inline void store_h(uint8_t *p, float f)
     memcpy(p, &h, 2);
 }
 
-static inline float hmax8(__m256 v)
-{
-    __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
-    m = _mm_max_ss(m, _mm_movehdup_ps(m));
-    return _mm_cvtss_f32(m);
-}
-
-static inline float hmin8(__m256 v)
-{
-    __m128 m = _mm_min_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    m = _mm_min_ps(m, _mm_movehl_ps(m, m));
-    m = _mm_min_ss(m, _mm_movehdup_ps(m));
-    return _mm_cvtss_f32(m);
-}
-
 /* Index of the first of 32 floats (4 vectors) equal to v; 32 if none. */
 static inline int first_eq32(const __m256 x[4], float v)
 {
@@ -291,62 +275,154 @@ static inline __m256 round_away(__m256 v)
     return _mm256_add_ps(t, _mm256_and_ps(big, one));
 }
 
-/* Q8_0: amax = max|x| (a NaN block goes to the scalar path: the reference's MAX keeps a NaN
- * only in the last position), d = amax / 127, q = roundf(x * id), low byte of the int32. */
+#define GROUP 8
+
+/* Lane b of the result = max of the 8 lanes of r[b], for non-NaN inputs (order-independent). */
+static inline __m256 max8x8(const __m256 r[8])
+{
+    __m256 a[4], c[2];
+    for (int i = 0; i < 4; i++)
+        a[i] = _mm256_max_ps(_mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]),
+                             _mm256_unpackhi_ps(r[2 * i], r[2 * i + 1]));
+    for (int i = 0; i < 2; i++)
+        c[i] = _mm256_max_ps(_mm256_shuffle_ps(a[2 * i], a[2 * i + 1], _MM_SHUFFLE(1, 0, 1, 0)),
+                             _mm256_shuffle_ps(a[2 * i], a[2 * i + 1], _MM_SHUFFLE(3, 2, 3, 2)));
+    return _mm256_max_ps(_mm256_permute2f128_ps(c[0], c[1], 0x20),
+                         _mm256_permute2f128_ps(c[0], c[1], 0x31));
+}
+
+/* 8 floats -> 8 halves (RNE; NaN -> sign | 0x7E00) */
+static inline void f32_to_f16x8(const float *f, uint16_t *h)
+{
+    const __m256 v = _mm256_loadu_ps(f);
+    _mm_storeu_si128((__m128i *)h, _mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT));
+    int nan = _mm256_movemask_ps(_mm256_cmp_ps(v, v, _CMP_UNORD_Q));
+    while (nan) {
+        const int i = __builtin_ctz((unsigned)nan);
+        h[i] = kern_f32_to_f16(f[i]);
+        nan &= nan - 1;
+    }
+}
+
+/* d = v / div per lane, id = d != 0 ? 1/d : 0 */
+static inline void scales8(__m256 v, float div, float *d, float *id, uint16_t *dh)
+{
+    const __m256 dv = _mm256_div_ps(v, _mm256_set1_ps(div));
+    const __m256 nz = _mm256_cmp_ps(dv, _mm256_setzero_ps(), _CMP_NEQ_UQ);
+    _mm256_storeu_ps(d, dv);
+    _mm256_storeu_ps(id, _mm256_and_ps(nz, _mm256_div_ps(_mm256_set1_ps(1.0f), dv)));
+    f32_to_f16x8(d, dh);
+}
+
+/* roundf for |v| < 2^22: truncate v + copysign(0.5 - 2^-25, v) (see kern_avx512.c) */
+static inline __m256i round_away_small(__m256 v)
+{
+    const __m256 sgn = _mm256_set1_ps(sign_bit.f);
+    const __m256 h = _mm256_or_ps(_mm256_and_ps(v, sgn), _mm256_set1_ps(0x1.fffffep-2f));
+    return _mm256_cvttps_epi32(_mm256_add_ps(v, h));
+}
+
+/* Q8_0, 8 blocks at a time: amax = max|x| (a group with a NaN is done by the scalar reference:
+ * its MAX keeps a NaN only in the last position), d = amax / 127, q = roundf(x * id), low byte
+ * of the int32. When every absmax is 0 or in [2^-100, FLT_MAX], |x * id| <= 127.0001 and the
+ * cheaper rounding applies. */
 static void q_q8_0(const float *restrict x, void *restrict dst, int64_t n, const float *imx)
 {
     (void)imx;
     uint8_t *y = dst;
     const __m256 sgn = _mm256_set1_ps(sign_bit.f);
     const __m256i lowbyte = _mm256_set1_epi32(0xFF);
-    for (int64_t ib = 0; ib < n / 32; ib++, x += 32, y += 34) {
-        __m256 v[4], acc = _mm256_setzero_ps(), nan = _mm256_setzero_ps();
-        for (int k = 0; k < 4; k++) {
-            v[k] = _mm256_loadu_ps(x + 8 * k);
-            nan = _mm256_or_ps(nan, _mm256_cmp_ps(v[k], v[k], _CMP_UNORD_Q));
-            acc = _mm256_max_ps(_mm256_andnot_ps(sgn, v[k]), acc);
+    int64_t nb = n / 32;
+    float d[GROUP], id[GROUP];
+    uint16_t dh[GROUP];
+    while (nb > 0) {
+        const int g = nb < GROUP ? (int)nb : GROUP;
+        __m256 r[GROUP], nan = _mm256_setzero_ps();
+        for (int b = g; b < GROUP; b++)
+            r[b] = _mm256_setzero_ps();
+        for (int b = 0; b < g; b++) {
+            const float *xb = x + 32 * b;
+            const __m256 v0 = _mm256_loadu_ps(xb), v1 = _mm256_loadu_ps(xb + 8);
+            const __m256 v2 = _mm256_loadu_ps(xb + 16), v3 = _mm256_loadu_ps(xb + 24);
+            nan = _mm256_or_ps(nan, _mm256_or_ps(_mm256_cmp_ps(v0, v1, _CMP_UNORD_Q),
+                                                 _mm256_cmp_ps(v2, v3, _CMP_UNORD_Q)));
+            r[b] = _mm256_max_ps(_mm256_max_ps(_mm256_andnot_ps(sgn, v0), _mm256_andnot_ps(sgn, v1)),
+                                 _mm256_max_ps(_mm256_andnot_ps(sgn, v2), _mm256_andnot_ps(sgn, v3)));
         }
         if (_mm256_movemask_ps(nan)) {
-            kern_q_q8_0(x, y, 32, NULL);
-            continue;
+            kern_q_q8_0(x, y, 32 * g, NULL);
+        } else {
+            const __m256 av = max8x8(r);
+            scales8(av, 127.0f, d, id, dh);
+            const __m256 tame = _mm256_or_ps(
+                _mm256_cmp_ps(av, _mm256_setzero_ps(), _CMP_EQ_OQ),
+                _mm256_and_ps(_mm256_cmp_ps(av, _mm256_set1_ps(0x1p-100f), _CMP_GE_OQ),
+                              _mm256_cmp_ps(av, _mm256_set1_ps(FLT_MAX), _CMP_LE_OQ)));
+            if (_mm256_movemask_ps(tame) == 0xFF) {
+                for (int b = 0; b < g; b++) {
+                    uint8_t *yb = y + 34 * b;
+                    const __m256 s = _mm256_set1_ps(id[b]);
+                    __m256i q[4];
+                    for (int k = 0; k < 4; k++) /* in [-127, 127]: packs does not saturate */
+                        q[k] = round_away_small(_mm256_mul_ps(_mm256_loadu_ps(x + 32 * b + 8 * k), s));
+                    const __m256i p = _mm256_packs_epi16(_mm256_packs_epi32(q[0], q[1]),
+                                                         _mm256_packs_epi32(q[2], q[3]));
+                    memcpy(yb, &dh[b], 2);
+                    _mm256_storeu_si256((__m256i *)(yb + 2),
+                                        _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7)));
+                }
+            } else {
+                for (int b = 0; b < g; b++) {
+                    uint8_t *yb = y + 34 * b;
+                    const __m256 s = _mm256_set1_ps(id[b]);
+                    __m256i q[4];
+                    for (int k = 0; k < 4; k++) {
+                        const __m256 v = _mm256_mul_ps(_mm256_loadu_ps(x + 32 * b + 8 * k), s);
+                        q[k] = _mm256_and_si256(_mm256_cvttps_epi32(round_away(v)), lowbyte);
+                    }
+                    memcpy(yb, &dh[b], 2);
+                    _mm256_storeu_si256((__m256i *)(yb + 2), pack_bytes32(q[0], q[1], q[2], q[3]));
+                }
+            }
         }
-        const float d = hmax8(acc) / 127.0f;
-        const float id = d != 0.0f ? 1.0f / d : 0.0f;
-        store_h(y, d);
-        const __m256 idv = _mm256_set1_ps(id);
-        __m256i q[4];
-        for (int k = 0; k < 4; k++) {
-            const __m256 r = round_away(_mm256_mul_ps(v[k], idv));
-            q[k] = _mm256_and_si256(_mm256_cvttps_epi32(r), lowbyte);
-        }
-        _mm256_storeu_si256((__m256i *)(y + 2), pack_bytes32(q[0], q[1], q[2], q[3]));
+        x += 32 * g;
+        y += 34 * g;
+        nb -= g;
     }
 }
 
-/* Symmetric legacy codes (Q4_0: nmax 8, Q5_0: nmax 16): returns d and the codes as int32
- * holding min(2nmax-1, (int8)(x*id + nmax+0.5)). NaNs never win the absmax, as in the scalar. */
-static inline float sym_codes(const float *x, int nmax, __m256i q[4])
+/* Signed absmax of each block of a group (first occurrence, NaNs never win), then
+ * d = max / -nmax for the group. */
+static inline void sym_scales(const float *x, int g, int nmax, float *d, float *id, uint16_t *dh)
 {
     const __m256 sgn = _mm256_set1_ps(sign_bit.f);
-    __m256 v[4], a[4], acc = _mm256_setzero_ps();
-    for (int k = 0; k < 4; k++) {
-        v[k] = _mm256_loadu_ps(x + 8 * k);
-        a[k] = _mm256_andnot_ps(sgn, v[k]);
-        acc = _mm256_max_ps(a[k], acc); /* a NaN |x| loses: max_ps returns the second operand */
+    __m256 r[GROUP], a[GROUP][4];
+    for (int b = 0; b < GROUP; b++) {
+        r[b] = _mm256_setzero_ps();
+        if (b >= g)
+            continue;
+        for (int k = 0; k < 4; k++) {
+            a[b][k] = _mm256_andnot_ps(sgn, _mm256_loadu_ps(x + 32 * b + 8 * k));
+            r[b] = _mm256_max_ps(a[b][k], r[b]); /* a NaN |x| loses: max_ps keeps the 2nd */
+        }
     }
-    const float amax = hmax8(acc);
-    float max = 0.0f;
-    if (amax > 0.0f)
-        max = x[first_eq32(a, amax)];
-    const float d = max / (float)-nmax;
-    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    float amax[GROUP], max[GROUP] = {0};
+    _mm256_storeu_ps(amax, max8x8(r));
+    for (int b = 0; b < g; b++)
+        if (amax[b] > 0.0f)
+            max[b] = x[32 * b + first_eq32(a[b], amax[b])];
+    scales8(_mm256_loadu_ps(max), (float)-nmax, d, id, dh);
+}
+
+/* (int8)(x*id + bias) clamped above to top, 32 codes as 4 x 8 int32 */
+static inline void sym_codes(const float *x, float id, int nmax, __m256i q[4])
+{
     const __m256 idv = _mm256_set1_ps(id), bias = _mm256_set1_ps((float)nmax + 0.5f);
     const __m256i top = _mm256_set1_epi32(2 * nmax - 1);
     for (int k = 0; k < 4; k++) {
-        const __m256 t = _mm256_add_ps(_mm256_mul_ps(v[k], idv), bias);
+        const __m256 t = _mm256_add_ps(_mm256_mul_ps(_mm256_loadu_ps(x + 8 * k), idv), bias);
         q[k] = _mm256_min_epi32(low_s8(_mm256_cvttps_epi32(t)), top);
     }
-    return d;
 }
 
 static void q_q4_0(const float *restrict x, void *restrict dst, int64_t n, const float *imx)
@@ -357,13 +433,25 @@ static void q_q4_0(const float *restrict x, void *restrict dst, int64_t n, const
     }
     uint8_t *y = dst;
     const __m256i lowbyte = _mm256_set1_epi32(0xFF);
-    for (int64_t ib = 0; ib < n / 32; ib++, x += 32, y += 18) {
-        __m256i q[4];
-        store_h(y, sym_codes(x, 8, q));
-        /* unmasked, as the reference: q0 | q1 << 4, low byte */
-        const __m256i lo = _mm256_and_si256(_mm256_or_si256(q[0], _mm256_slli_epi32(q[2], 4)), lowbyte);
-        const __m256i hi = _mm256_and_si256(_mm256_or_si256(q[1], _mm256_slli_epi32(q[3], 4)), lowbyte);
-        _mm_storeu_si128((__m128i *)(y + 2), pack_bytes16(lo, hi));
+    int64_t nb = n / 32;
+    float d[GROUP], id[GROUP];
+    uint16_t dh[GROUP];
+    while (nb > 0) {
+        const int g = nb < GROUP ? (int)nb : GROUP;
+        sym_scales(x, g, 8, d, id, dh);
+        for (int b = 0; b < g; b++) {
+            uint8_t *yb = y + 18 * b;
+            __m256i q[4];
+            sym_codes(x + 32 * b, id[b], 8, q);
+            memcpy(yb, &dh[b], 2);
+            /* unmasked, as the reference: q0 | q1 << 4, low byte */
+            const __m256i lo = _mm256_and_si256(_mm256_or_si256(q[0], _mm256_slli_epi32(q[2], 4)), lowbyte);
+            const __m256i hi = _mm256_and_si256(_mm256_or_si256(q[1], _mm256_slli_epi32(q[3], 4)), lowbyte);
+            _mm_storeu_si128((__m128i *)(yb + 2), pack_bytes16(lo, hi));
+        }
+        x += 32 * g;
+        y += 18 * g;
+        nb -= g;
     }
 }
 
@@ -391,37 +479,77 @@ static void q_q5_0(const float *restrict x, void *restrict dst, int64_t n, const
         return;
     }
     uint8_t *y = dst;
-    for (int64_t ib = 0; ib < n / 32; ib++, x += 32, y += 22) {
-        __m256i q[4];
-        store_h(y, sym_codes(x, 16, q));
-        pack5(q, y + 2, y + 6);
+    int64_t nb = n / 32;
+    float d[GROUP], id[GROUP];
+    uint16_t dh[GROUP];
+    while (nb > 0) {
+        const int g = nb < GROUP ? (int)nb : GROUP;
+        sym_scales(x, g, 16, d, id, dh);
+        for (int b = 0; b < g; b++) {
+            uint8_t *yb = y + 22 * b;
+            __m256i q[4];
+            sym_codes(x + 32 * b, id[b], 16, q);
+            memcpy(yb, &dh[b], 2);
+            pack5(q, yb + 2, yb + 6);
+        }
+        x += 32 * g;
+        y += 22 * g;
+        nb -= g;
     }
 }
 
-/* Asymmetric legacy codes (Q4_1: nmax 15 clamped, Q5_1: nmax 31 unclamped). min/max ignore
- * NaNs; a zero extreme takes the sign of its first occurrence, as the sequential scan does. */
-static inline void asym_codes(const float *x, int nmax, int clamp, uint8_t *yd, uint8_t *ym,
+/* min/max of each block of a group (NaNs ignored; a zero extreme takes the sign of its first
+ * occurrence, as the sequential scan), then d = (max - min) / nmax for the group. */
+static inline void asym_scales(const float *x, int g, int nmax, float *id, uint16_t *dh,
+                               uint16_t *mh, float *mins)
+{
+    __m256 rmin[GROUP], rmax[GROUP];
+    for (int b = 0; b < GROUP; b++) {
+        rmin[b] = rmax[b] = _mm256_setzero_ps();
+        if (b >= g)
+            continue;
+        __m256 mn = _mm256_set1_ps(FLT_MAX), mx = _mm256_set1_ps(-FLT_MAX);
+        for (int k = 0; k < 4; k++) {
+            const __m256 v = _mm256_loadu_ps(x + 32 * b + 8 * k);
+            mn = _mm256_min_ps(v, mn);
+            mx = _mm256_max_ps(v, mx);
+        }
+        /* max8x8 of the negated minima gives the minima (no NaN is left in mn / mx) */
+        rmin[b] = _mm256_xor_ps(mn, _mm256_set1_ps(sign_bit.f));
+        rmax[b] = mx;
+    }
+    float lo[GROUP], hi[GROUP], d[GROUP];
+    _mm256_storeu_ps(lo, _mm256_xor_ps(max8x8(rmin), _mm256_set1_ps(sign_bit.f)));
+    _mm256_storeu_ps(hi, max8x8(rmax));
+    for (int b = 0; b < GROUP; b++) {
+        if (b >= g) {
+            mins[b] = hi[b] = 0.0f;
+            continue;
+        }
+        if (lo[b] == 0.0f || hi[b] == 0.0f) {
+            __m256 v[4];
+            for (int k = 0; k < 4; k++)
+                v[k] = _mm256_loadu_ps(x + 32 * b + 8 * k);
+            const float first_zero = x[32 * b + first_eq32(v, 0.0f)];
+            if (lo[b] == 0.0f)
+                lo[b] = first_zero;
+            if (hi[b] == 0.0f)
+                hi[b] = first_zero;
+        }
+        mins[b] = lo[b];
+    }
+    const __m256 range = _mm256_sub_ps(_mm256_loadu_ps(hi), _mm256_loadu_ps(mins));
+    scales8(range, (float)nmax, d, id, dh);
+    f32_to_f16x8(mins, mh);
+}
+
+static inline void asym_codes(const float *x, float min, float id, int nmax, int clamp,
                               __m256i q[4])
 {
-    __m256 v[4], mn = _mm256_set1_ps(FLT_MAX), mx = _mm256_set1_ps(-FLT_MAX);
-    for (int k = 0; k < 4; k++) {
-        v[k] = _mm256_loadu_ps(x + 8 * k);
-        mn = _mm256_min_ps(v[k], mn);
-        mx = _mm256_max_ps(v[k], mx);
-    }
-    float min = hmin8(mn), max = hmax8(mx);
-    if (min == 0.0f)
-        min = x[first_eq32(v, 0.0f)];
-    if (max == 0.0f)
-        max = x[first_eq32(v, 0.0f)];
-    const float d = (max - min) / (float)nmax;
-    const float id = d != 0.0f ? 1.0f / d : 0.0f;
-    store_h(yd, d);
-    store_h(ym, min);
     const __m256 minv = _mm256_set1_ps(min), idv = _mm256_set1_ps(id), half = _mm256_set1_ps(0.5f);
     const __m256i top = _mm256_set1_epi32(nmax);
     for (int k = 0; k < 4; k++) {
-        __m256 t = _mm256_mul_ps(_mm256_sub_ps(v[k], minv), idv);
+        __m256 t = _mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(x + 8 * k), minv), idv);
         t = _mm256_add_ps(t, half);
         q[k] = _mm256_cvttps_epi32(t);
         if (clamp)
@@ -437,12 +565,25 @@ static void q_q4_1(const float *restrict x, void *restrict dst, int64_t n, const
     }
     uint8_t *y = dst;
     const __m256i lowbyte = _mm256_set1_epi32(0xFF);
-    for (int64_t ib = 0; ib < n / 32; ib++, x += 32, y += 20) {
-        __m256i q[4];
-        asym_codes(x, 15, 1, y, y + 2, q);
-        const __m256i lo = _mm256_and_si256(_mm256_or_si256(q[0], _mm256_slli_epi32(q[2], 4)), lowbyte);
-        const __m256i hi = _mm256_and_si256(_mm256_or_si256(q[1], _mm256_slli_epi32(q[3], 4)), lowbyte);
-        _mm_storeu_si128((__m128i *)(y + 4), pack_bytes16(lo, hi));
+    int64_t nb = n / 32;
+    float id[GROUP], mins[GROUP];
+    uint16_t dh[GROUP], mh[GROUP];
+    while (nb > 0) {
+        const int g = nb < GROUP ? (int)nb : GROUP;
+        asym_scales(x, g, 15, id, dh, mh, mins);
+        for (int b = 0; b < g; b++) {
+            uint8_t *yb = y + 20 * b;
+            __m256i q[4];
+            asym_codes(x + 32 * b, mins[b], id[b], 15, 1, q);
+            memcpy(yb, &dh[b], 2);
+            memcpy(yb + 2, &mh[b], 2);
+            const __m256i lo = _mm256_and_si256(_mm256_or_si256(q[0], _mm256_slli_epi32(q[2], 4)), lowbyte);
+            const __m256i hi = _mm256_and_si256(_mm256_or_si256(q[1], _mm256_slli_epi32(q[3], 4)), lowbyte);
+            _mm_storeu_si128((__m128i *)(yb + 4), pack_bytes16(lo, hi));
+        }
+        x += 32 * g;
+        y += 20 * g;
+        nb -= g;
     }
 }
 
@@ -453,10 +594,23 @@ static void q_q5_1(const float *restrict x, void *restrict dst, int64_t n, const
         return;
     }
     uint8_t *y = dst;
-    for (int64_t ib = 0; ib < n / 32; ib++, x += 32, y += 24) {
-        __m256i q[4];
-        asym_codes(x, 31, 0, y, y + 2, q);
-        pack5(q, y + 4, y + 8);
+    int64_t nb = n / 32;
+    float id[GROUP], mins[GROUP];
+    uint16_t dh[GROUP], mh[GROUP];
+    while (nb > 0) {
+        const int g = nb < GROUP ? (int)nb : GROUP;
+        asym_scales(x, g, 31, id, dh, mh, mins);
+        for (int b = 0; b < g; b++) {
+            uint8_t *yb = y + 24 * b;
+            __m256i q[4];
+            asym_codes(x + 32 * b, mins[b], id[b], 31, 0, q);
+            memcpy(yb, &dh[b], 2);
+            memcpy(yb + 2, &mh[b], 2);
+            pack5(q, yb + 4, yb + 8);
+        }
+        x += 32 * g;
+        y += 24 * g;
+        nb -= g;
     }
 }
 
