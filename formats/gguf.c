@@ -750,6 +750,12 @@ static int gg_parse(struct gg_cur *c, struct gg_hdr *h, struct qf_model *m, int 
         }
     }
     h->tinfo_end = c->pos;
+    /* the cap a pipe meets in gg_fill holds for mapped files too */
+    if (c->pos > QFI_MAX_HEADER_BYTES) {
+        rc = gg_fail(c, QF_ELIMIT, 0, "header of %llu bytes exceeds the limit of %llu",
+                     (unsigned long long)c->pos, (unsigned long long)QFI_MAX_HEADER_BYTES);
+        goto out;
+    }
     h->data_size = expect;
     if (nt == 0) {
         h->data_start = c->pos; /* no data section, no padding */
