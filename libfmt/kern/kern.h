@@ -6,12 +6,15 @@
  * the next lower level (avx512 -> avx2 -> scalar), so every level is complete.
  *
  * Every table must produce bytes (quantize) and float bits (dequantize) identical to the scalar
- * reference for every input, NaN and Inf included. SIMD kernels fall back to the scalar
- * functions for tails, for imatrix quantization when they have no weighted path, and for blocks
- * whose inputs make the vector shortcut unsafe (NaN, signed zeros at the extremes).
+ * reference for every input, NaN and Inf included (for dequantizers that do arithmetic, only
+ * which NaN payload comes out of NaN * NaN + NaN may differ: the C reference leaves that to the
+ * compiler). SIMD kernels fall back to the scalar functions for tails, and for blocks or rows
+ * whose inputs make the vector shortcut unsafe (NaN in a Q8_0 block, non-finite or huge values
+ * in a K-quant super-block or an imatrix row).
  *
  * kern_avx2.c and kern_avx512.c are compiled with their ISA flags and export only their table;
- * nothing else in them may be called before cpu.c has confirmed CPU and OS support.
+ * nothing else in them may be called before cpu.c has confirmed CPU and OS support. Both include
+ * kern_kq.h, the K-quant and imatrix quantizers written once over a small vector layer.
  */
 #ifndef QF_KERN_H
 #define QF_KERN_H
