@@ -1854,6 +1854,7 @@ static int run_hash(char **operands, int n)
         }
         f->header = eng_add_range_sink(f->job, 0, f->L.header_size, algs, -1);
     }
+    free(fl.v); /* the paths now belong to HF */
     eng_run(hash_poll);
     if (HF_status > status)
         status = HF_status;
