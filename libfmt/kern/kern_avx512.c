@@ -314,6 +314,69 @@ static void dq_q6_K(const void *restrict src, float *restrict dst, size_t nb)
     }
 }
 
+/* 16 byte codes -> 16 floats (signed bytes) */
+static inline __m512 s8x16_to_f32(__m128i b)
+{
+    return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(b));
+}
+
+/* Q2_K: element 128h + 32s + l is bits 2s of qs[32h + l]; sub-block k = 16 elements:
+ * y = (d * sc_k) * q - dmin * m_k */
+static void dq_q2_K(const void *restrict src, float *restrict dst, size_t nb)
+{
+    const uint8_t *b = src;
+    const __m256i m3 = _mm256_set1_epi8(3);
+    for (size_t i = 0; i < nb; i++, b += 84) {
+        const float d = h2f(b + 80), dmin = h2f(b + 82);
+        int is = 0;
+        for (int h = 0; h < 2; h++) {
+            const __m256i q = _mm256_loadu_si256((const __m256i *)(b + 16 + 32 * h));
+            for (int sh = 0; sh < 4; sh++) {
+                const __m256i c = _mm256_and_si256(_mm256_srli_epi16(q, 2 * sh), m3);
+                for (int half = 0; half < 2; half++, dst += 16) {
+                    const uint8_t sc = b[is++];
+                    const __m512 dl = _mm512_set1_ps(d * (float)(sc & 0xF));
+                    const __m512 ml = _mm512_set1_ps(dmin * (float)(sc >> 4));
+                    const __m128i cb = half ? _mm256_extracti128_si256(c, 1) : _mm256_castsi256_si128(c);
+                    _mm512_storeu_ps(dst, _mm512_sub_ps(_mm512_mul_ps(dl, s8x16_to_f32(cb)), ml));
+                }
+            }
+        }
+    }
+}
+
+/* Q3_K: low 2 bits as Q2_K, high bit (e div 32) of hmask[e mod 32]; y = (d * sc_j) * q with
+ * q = low - (high ? 0 : 4) */
+static void dq_q3_K(const void *restrict src, float *restrict dst, size_t nb)
+{
+    const uint8_t *b = src;
+    const __m256i m3 = _mm256_set1_epi8(3), four = _mm256_set1_epi8(4);
+    for (size_t i = 0; i < nb; i++, b += 110) {
+        const float d = h2f(b + 108);
+        const uint8_t *sb = b + 96;
+        float dl[16];
+        for (int j = 0; j < 16; j++) {
+            const int lo = j < 8 ? (sb[j] & 0xF) : (sb[j - 8] >> 4);
+            const int hi = (sb[8 + j % 4] >> (2 * (j / 4))) & 3;
+            dl[j] = d * (float)((lo | (hi << 4)) - 32);
+        }
+        const __m256i hm = _mm256_loadu_si256((const __m256i *)b);
+        int is = 0;
+        for (int h = 0; h < 2; h++) {
+            const __m256i q = _mm256_loadu_si256((const __m256i *)(b + 32 + 32 * h));
+            for (int sh = 0; sh < 4; sh++) {
+                const __mmask32 hb = _mm256_test_epi8_mask(hm, _mm256_set1_epi8((char)(1 << (4 * h + sh))));
+                __m256i c = _mm256_sub_epi8(_mm256_and_si256(_mm256_srli_epi16(q, 2 * sh), m3), four);
+                c = _mm256_mask_add_epi8(c, hb, c, four);
+                for (int half = 0; half < 2; half++, dst += 16) {
+                    const __m128i cb = half ? _mm256_extracti128_si256(c, 1) : _mm256_castsi256_si128(c);
+                    _mm512_storeu_ps(dst, _mm512_mul_ps(_mm512_set1_ps(dl[is++]), s8x16_to_f32(cb)));
+                }
+            }
+        }
+    }
+}
+
 /* ---------------------------------------------------------------------------------------
  * Legacy quantizers, 16 blocks at a time
  */
@@ -695,7 +758,7 @@ const struct kern_table kern_table_avx512 = {
         [QF_TYPE_F16] = dq_f16,   [QF_TYPE_BF16] = dq_bf16, [QF_TYPE_Q4_0] = dq_q4_0,
         [QF_TYPE_Q4_1] = dq_q4_1, [QF_TYPE_Q5_0] = dq_q5_0, [QF_TYPE_Q5_1] = dq_q5_1,
         [QF_TYPE_Q8_0] = dq_q8_0, [QF_TYPE_Q4_K] = dq_q4_K, [QF_TYPE_Q5_K] = dq_q5_K,
-        [QF_TYPE_Q6_K] = dq_q6_K,
+        [QF_TYPE_Q6_K] = dq_q6_K, [QF_TYPE_Q2_K] = dq_q2_K, [QF_TYPE_Q3_K] = dq_q3_K,
     },
     .q = {
         [QF_TYPE_F16] = q_f16,    [QF_TYPE_BF16] = q_bf16,  [QF_TYPE_Q4_0] = q_q4_0,
