@@ -275,7 +275,10 @@ int qf_model_read(struct qf_model *m, const struct qf_tensor *t, uint64_t off, v
                          (unsigned long long)t->nbytes);
     struct qfi_source *s = m->files[t->file_index].src;
     int rc = qfi_source_read(s, t->offset + off, buf, len, err);
-    if (rc == QF_EFORMAT && err && s->seekable)
+    /* a tensor past the end of the file as opened (QF_OPEN_PARTIAL) gets its own message; a
+     * file that shrank since keeps qfi_source_read's */
+    if (rc == QF_EFORMAT && err && s->seekable &&
+        (!qfi_add_ok(t->offset, t->nbytes, &end) || end > s->size))
         qfi_error(err, QF_EFORMAT, 0, s->path, (int64_t)(t->offset + off),
                   "tensor '%s' is incomplete: file has %llu bytes, tensor data ends at %llu",
                   t->name, (unsigned long long)s->size, (unsigned long long)(t->offset + t->nbytes));

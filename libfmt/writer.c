@@ -2,14 +2,18 @@
  * into place only after the last byte and fsync. Format modules only plan the header. */
 #include "qf_int.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #define WBUF (1u << 20)
+#define TMP_TAG ".qf-tmp-" /* temporary outputs: ".<name>.qf-tmp-<pid>-XXXXXX" */
 
 static int grow(void **p, size_t *cap, size_t need, size_t sz)
 {
@@ -56,17 +60,20 @@ int qf_writer_new(const char *format, const char *path, const struct qf_writer_o
             return qfi_error(err, QF_EIO, e, path, -1, "cannot write to stdout: %s", strerror(e));
         }
     } else {
-        /* "<dir>/.<base>.qf-tmp-XXXXXX": same directory, so rename() is atomic */
+        /* "<dir>/.<base>.qf-tmp-<pid>-XXXXXX": same directory, so rename() is atomic; the
+         * pid and a lock held while writing let qf_writer_clean_stale tell a dead writer's
+         * leftover from a live writer's file */
         const char *slash = strrchr(path, '/');
         size_t dl = slash ? (size_t)(slash - path + 1) : 0;
         const char *base = path + dl;
-        size_t n = strlen(path) + 32;
+        size_t n = strlen(path) + 48;
         w->tmp_path = malloc(n);
         if (!w->tmp_path) {
             qf_writer_free(w);
             return qfi_error(err, QF_ENOMEM, ENOMEM, path, -1, "out of memory");
         }
-        snprintf(w->tmp_path, n, "%.*s.%s.qf-tmp-XXXXXX", (int)dl, path, base);
+        snprintf(w->tmp_path, n, "%.*s.%s" TMP_TAG "%ld-XXXXXX", (int)dl, path, base,
+                 (long)getpid());
         w->fd = mkstemp(w->tmp_path);
         if (w->fd < 0) {
             int e = errno;
@@ -74,6 +81,8 @@ int qf_writer_new(const char *format, const char *path, const struct qf_writer_o
             w->tmp_path = NULL;
             qf_writer_free(w);
             return qfi_error(err, QF_EIO, e, path, -1, "cannot create output: %s", strerror(e));
+        }
+        if (flock(w->fd, LOCK_EX | LOCK_NB) != 0) { /* advisory only: not fatal */
         }
         /* mkstemp makes 0600; give the output the mode a plain creat() would */
         mode_t um = umask(0);
@@ -403,6 +412,71 @@ void qf_writer_free(struct qf_writer *w)
     free(w->buf);
     free(w->path);
     free(w);
+}
+
+/* ---------------------------------------------------------------------------------------
+ * Leftovers of writers that died before commit or abort */
+
+/* If name is ".<base>.qf-tmp-<pid>-XXXXXX", return pid (> 0), else 0. */
+static long stale_pid(const char *name, const char *base, size_t bl)
+{
+    size_t tl = strlen(TMP_TAG);
+    if (name[0] != '.' || strncmp(name + 1, base, bl) != 0 ||
+        strncmp(name + 1 + bl, TMP_TAG, tl) != 0)
+        return 0;
+    const char *p = name + 1 + bl + tl;
+    long pid = 0;
+    size_t digits = 0;
+    for (; *p >= '0' && *p <= '9' && digits < 10; p++, digits++)
+        pid = pid * 10 + (*p - '0');
+    if (!digits || *p != '-' || strlen(p + 1) != 6 || pid <= 0 || (long)(pid_t)pid != pid)
+        return 0;
+    return pid;
+}
+
+int qf_writer_clean_stale(const char *target_path)
+{
+    if (!target_path || !*target_path || strcmp(target_path, "-") == 0)
+        return QF_EINVAL;
+    const char *slash = strrchr(target_path, '/');
+    const char *base = slash ? slash + 1 : target_path;
+    size_t bl = strlen(base);
+    if (!bl)
+        return QF_EINVAL;
+    char *dir = slash ? strndup(target_path, (size_t)(slash - target_path) + 1) : strdup("./");
+    if (!dir)
+        return QF_ENOMEM;
+    DIR *d = opendir(dir);
+    if (!d) {
+        free(dir);
+        return QF_EIO;
+    }
+    int removed = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        long pid = stale_pid(e->d_name, base, bl);
+        if (!pid || (pid_t)pid == getpid())
+            continue;
+        if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+            continue; /* alive (or not ours to signal: EPERM means it exists) */
+        size_t n = strlen(dir) + strlen(e->d_name) + 1;
+        char *p = malloc(n);
+        if (!p)
+            break;
+        snprintf(p, n, "%s%s", dir, e->d_name);
+        /* a writer in another PID namespace still holds its lock: leave its file alone */
+        int fd = open(p, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+        struct stat st;
+        if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+            flock(fd, LOCK_EX | LOCK_NB) == 0 && unlink(p) == 0)
+            removed++;
+        if (fd >= 0)
+            close(fd);
+        free(p);
+    }
+    closedir(d);
+    free(dir);
+    return removed;
 }
 
 /* ---------------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 /* qf/writer.h - writing a model file: plan (declare everything), then stream the data.
  *
- * 1. qf_writer_new(format, path, ...)      creates "<dir>/.<name>.qf-tmp-XXXXXX" next to path
+ * 1. qf_writer_new(format, path, ...)      creates "<dir>/.<name>.qf-tmp-<pid>-XXXXXX" next to
+ *                                        path, locked (flock) while the writer lives
  *                                        ("-" writes to stdout, no temporary file)
  * 2. qf_writer_add_kv / qf_writer_add_tensor  declare metadata and tensors, in output order
  * 3. qf_writer_begin_data                  writes the header (every offset is known now)
@@ -68,6 +69,14 @@ QF_API int qf_writer_commit(struct qf_writer *w, struct qf_error *err);
 QF_API void qf_writer_abort(struct qf_writer *w);
 /* Free (aborting if not committed). NULL is a no-op. */
 QF_API void qf_writer_free(struct qf_writer *w);
+
+/* Remove the temporary files that writers of target_path left behind when they were killed
+ * before commit or abort: ".<name>.qf-tmp-<pid>-XXXXXX" beside target_path whose process <pid>
+ * is gone (kill(pid, 0) fails with ESRCH) and whose lock is free. Files of live writers, of
+ * this process, and names of any other shape are left alone; target_path itself is never
+ * touched. Returns the number of files removed, QF_EINVAL for an empty path or "-", QF_EIO
+ * if the directory cannot be read. Only meaningful for writers on the same host. */
+QF_API int qf_writer_clean_stale(const char *target_path);
 
 /* Copy a whole open model (metadata and tensors, same types) to a new file of the given
  * format. GGUF -> GGUF reproduces a canonical input byte for byte. */
