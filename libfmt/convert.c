@@ -6,9 +6,9 @@
  * hf-to-gguf-naming.md (names, Q/K permutation, config.json and tokenizer keys),
  * ggml-types.md §8 (output rows must hold finite values).
  *
- * Determinism: every chunk is converted independently, its error sums are kept with the chunk
- * and added up by the writing thread in file order, so the bytes and the reported errors are
- * the same for any thread count.
+ * Determinism: every chunk is converted independently and its error sums are kept per row,
+ * added up by the writing thread row by row in file order, so the bytes and the reported
+ * errors are the same for any thread count and any chunk size.
  */
 #include "qf/convert.h"
 
@@ -2071,6 +2071,10 @@ struct slot {
     int rc;
     struct qf_error err;
     struct chunk_stats cs;
+    /* per-row sums of squared errors and values: added up row by row in file order by the
+     * writer, so the totals do not depend on where chunks begin */
+    double *row_sse, *row_ss;
+    uint64_t nrows;
 };
 
 struct wbufs {
@@ -2084,7 +2088,7 @@ struct exec {
     uint64_t chunk_elems, copy_bytes;
     uint64_t *first;  /* first chunk of file-order item k (n_items + 1 entries) */
     uint64_t n_chunks;
-    size_t raw_cap, f_cap, out_cap;
+    size_t raw_cap, f_cap, out_cap, rows_cap;
     struct slot *slots;
     size_t nslots;
     pthread_mutex_t mu;
@@ -2182,6 +2186,7 @@ static void process(struct exec *x, uint64_t seq, struct slot *s, struct wbufs *
     const struct pextra *ex = &p->ex[di];
     const uint64_t c = seq - x->first[lo];
     memset(&s->cs, 0, sizeof s->cs);
+    s->nrows = 0;
     s->rc = QF_OK;
     s->ptr = s->buf;
     if (!rowwise(it)) { /* plain copy of a byte range */
@@ -2250,6 +2255,11 @@ static void process(struct exec *x, uint64_t seq, struct slot *s, struct wbufs *
     }
     double sse = 0, ss = 0, mx = 0;
     for (uint64_t i = 0; i < nel; i++) {
+        if (it->lossy && i % ne0 == 0 && i) {
+            s->row_sse[i / ne0 - 1] = sse;
+            s->row_ss[i / ne0 - 1] = ss;
+            sse = ss = 0;
+        }
         if (!isfinite(dq[i])) {
             s->rc = qfi_error(&s->err, QF_EFORMAT, 0, NULL, -1,
                               "tensor '%s' row %llu: the %s output would hold a non-finite "
@@ -2268,9 +2278,12 @@ static void process(struct exec *x, uint64_t seq, struct slot *s, struct wbufs *
                 mx = ae;
         }
     }
+    if (it->lossy && nr) {
+        s->row_sse[nr - 1] = sse;
+        s->row_ss[nr - 1] = ss;
+    }
+    s->nrows = it->lossy ? nr : 0;
     s->cs.n = it->lossy ? nel : 0;
-    s->cs.sse = sse;
-    s->cs.sum_sq = ss;
     s->cs.max_abs = mx;
 }
 
@@ -2326,6 +2339,7 @@ static int exec_init(struct exec *x, struct qf_convert_plan *p, const struct qf_
     x->out_cap = 1;
     x->raw_cap = 1;
     x->f_cap = 1;
+    x->rows_cap = 1;
     for (size_t k = 0; k < p->n_items; k++) {
         const struct qf_convert_item *it = qf_convert_plan_item(p, k);
         x->first[k] = total;
@@ -2343,6 +2357,8 @@ static int exec_init(struct exec *x, struct qf_convert_plan *p, const struct qf_
             uint64_t fe = rpc * ne0;
             if (ob > x->out_cap)
                 x->out_cap = ob;
+            if (it->lossy && rpc > x->rows_cap)
+                x->rows_cap = rpc;
             if (it->path == QF_CONVERT_REQUANTIZE) {
                 if (ib > x->raw_cap)
                     x->raw_cap = ib;
@@ -2354,7 +2370,8 @@ static int exec_init(struct exec *x, struct qf_convert_plan *p, const struct qf_
     }
     x->first[p->n_items] = total;
     x->n_chunks = total;
-    if (x->out_cap > SIZE_MAX / 4 || x->raw_cap > SIZE_MAX / 4 || x->f_cap > SIZE_MAX / 16)
+    if (x->out_cap > SIZE_MAX / 4 || x->raw_cap > SIZE_MAX / 4 || x->f_cap > SIZE_MAX / 16 ||
+        x->rows_cap > SIZE_MAX / 16)
         return qfi_error(err, QF_ELIMIT, 0, NULL, -1, "a row is too large to convert");
     return QF_OK;
 }
@@ -2398,9 +2415,13 @@ int qf_convert_run(struct qf_convert_plan *p, const char *path, const struct qf_
     x.slots = rc ? NULL : calloc(x.nslots, sizeof *x.slots);
     if (!rc && !x.slots)
         rc = qfi_error(err, QF_ENOMEM, ENOMEM, path, -1, "out of memory");
-    for (size_t i = 0; !rc && i < x.nslots; i++)
-        if (!(x.slots[i].buf = malloc(x.out_cap)))
+    for (size_t i = 0; !rc && i < x.nslots; i++) {
+        x.slots[i].buf = malloc(x.out_cap);
+        x.slots[i].row_sse = malloc(x.rows_cap * sizeof(double));
+        x.slots[i].row_ss = malloc(x.rows_cap * sizeof(double));
+        if (!x.slots[i].buf || !x.slots[i].row_sse || !x.slots[i].row_ss)
             rc = qfi_error(err, QF_ENOMEM, ENOMEM, path, -1, "out of memory");
+    }
     struct wbufs b1 = {NULL, NULL, NULL};
     pthread_t *tids = NULL;
     int started = 0, sync_ok = 0;
@@ -2462,8 +2483,10 @@ int qf_convert_run(struct qf_convert_plan *p, const char *path, const struct qf_
                 k++;
             acc.n += s->cs.n;
             acc.nonfinite += s->cs.nonfinite;
-            acc.sse += s->cs.sse;
-            acc.sum_sq += s->cs.sum_sq;
+            for (uint64_t r = 0; r < s->nrows; r++) {
+                acc.sse += s->row_sse[r];
+                acc.sum_sq += s->row_ss[r];
+            }
             if (s->cs.max_abs > acc.max_abs)
                 acc.max_abs = s->cs.max_abs;
             if (seq + 1 == x.first[k + 1]) { /* last chunk of item k */
@@ -2519,8 +2542,11 @@ int qf_convert_run(struct qf_convert_plan *p, const char *path, const struct qf_
     free(b1.raw);
     free(b1.f);
     free(b1.dq);
-    for (size_t i = 0; x.slots && i < x.nslots; i++)
+    for (size_t i = 0; x.slots && i < x.nslots; i++) {
         free(x.slots[i].buf);
+        free(x.slots[i].row_sse);
+        free(x.slots[i].row_ss);
+    }
     free(x.slots);
     free(x.first);
     return rc;

@@ -11,9 +11,10 @@
  * 2. qf_convert_run(plan, path)        streams: a pool of worker threads reads and converts
  *                                      chunks, one thread writes them in order through
  *                                      qf_writer (temporary file, fsync, rename). Memory is
- *                                      (chunk size x threads), whatever the model's size. The
- *                                      bytes written never depend on the thread count. Lossy
- *                                      tensors get their error measured in the same pass.
+ *                                      (chunk size x threads), whatever the model's size.
+ *                                      Lossy tensors get their error measured in the same
+ *                                      pass. Neither the bytes nor the errors depend on the
+ *                                      thread count or the chunk size.
  *
  * The target types follow llama-quantize (spec: gguf-hash-and-tools.md §3): the file type's
  * mixing recipe and shape fallbacks (qf/ftype.h), tensors it never quantizes kept as they are,
