@@ -2066,7 +2066,7 @@ struct slot {
     int state; /* 0 free, 1 claimed, 2 ready */
     uint64_t seq;
     uint8_t *buf;
-    const uint8_t *ptr; /* data to write (buf, or the input's map) */
+    const uint8_t *ptr; /* data to write */
     size_t len;
     int rc;
     struct qf_error err;
@@ -2192,12 +2192,9 @@ static void process(struct exec *x, uint64_t seq, struct slot *s, struct wbufs *
     if (!rowwise(it)) { /* plain copy of a byte range */
         uint64_t off = c * x->copy_bytes;
         uint64_t len = it->nbytes - off < x->copy_bytes ? it->nbytes - off : x->copy_bytes;
-        const uint8_t *map = qf_model_map(p->m, it->src);
+        /* read, not mapped: mapped pages would count against the memory budget */
         s->len = (size_t)len;
-        if (map)
-            s->ptr = map + off;
-        else
-            s->rc = qf_model_read(p->m, it->src, off, s->buf, (size_t)len, &s->err);
+        s->rc = qf_model_read(p->m, it->src, off, s->buf, (size_t)len, &s->err);
         return;
     }
     const uint64_t ne0 = item_ne0(it), rows = item_rows(it);

@@ -10,3 +10,4 @@ for b in "$build"/bench/*; do
     "$b" || st=1
 done
 sh tests/bench/verify.sh "$build" || st=1
+sh tests/bench/convert.sh "$build" || st=1
