@@ -1548,6 +1548,11 @@ int qf_convert_plan_new(struct qf_model *m, const struct qf_convert_opts *opts,
     /* input */
     const char *ifmt = qf_model_format(m);
     const int in_gguf = ifmt && strcmp(ifmt, "gguf") == 0;
+    if (in_gguf && qf_model_big_endian(m)) {
+        rc = qfi_error(err, QF_EUNSUPPORTED, 0, NULL, -1,
+                       "big-endian GGUF tensor data is not converted");
+        goto fail;
+    }
     struct qf_arch arch;
     qf_arch_from_model(m, &arch);
     int hf = 0, permute = 0;
