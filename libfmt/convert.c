@@ -849,7 +849,7 @@ static int spm_load(const char *path, struct vocab *v, uint64_t vocab_size, stru
                          (unsigned long long)pieces);
     }
     uint64_t total = vocab_size > pieces ? vocab_size : pieces;
-    if (total > QFI_MAX_ARRAY) {
+    if (total > (1u << 24)) {
         qfi_source_close(s);
         return qfi_error(err, QF_ELIMIT, 0, path, -1, "vocabulary of %llu tokens is too large",
                          (unsigned long long)total);
@@ -1590,6 +1590,12 @@ int qf_convert_plan_new(struct qf_model *m, const struct qf_convert_opts *opts,
             goto fail;
         }
     }
+    if ((permute || (o->flags & QF_CONVERT_HF_NAMES)) &&
+        (arch.n_head > 65536 || arch.n_head_kv > 65536)) {
+        rc = qfi_error(err, QF_EFORMAT, 0, NULL, -1, "implausible attention head count %llu",
+                       (unsigned long long)arch.n_head);
+        goto fail;
+    }
     int inv_permute = 0;
     if (!out_gguf && (o->flags & QF_CONVERT_HF_NAMES)) {
         if (!in_gguf || strcmp(arch.name, "llama") != 0) {
@@ -1651,14 +1657,27 @@ int qf_convert_plan_new(struct qf_model *m, const struct qf_convert_opts *opts,
         it->nelem = t->nelem;
         it->name = names[n];
         p->ex[n].src_index = i;
-        if (permute && (is_layer_part(g, "attn_q") || is_layer_part(g, "attn_k")))
+        if (permute && (is_layer_part(g, "attn_q") || is_layer_part(g, "attn_k"))) {
             p->ex[n].perm_heads = (int)(is_layer_part(g, "attn_q") ? arch.n_head : arch.n_head_kv);
+            if (p->ex[n].perm_heads <= 0) {
+                rc = qfi_error(err, QF_EFORMAT, 0, NULL, -1,
+                               "tensor '%s': config.json gives no attention head count to "
+                               "permute its rows with", g);
+                goto fail;
+            }
+        }
         if (inv_permute && (is_layer_part(g, "attn_q") || is_layer_part(g, "attn_k"))) {
             p->ex[n].perm_heads =
                 (int)(is_layer_part(g, "attn_q") || !(arch.known & QF_ARCH_N_HEAD_KV)
                           ? arch.n_head
                           : arch.n_head_kv);
             p->ex[n].perm_inverse = 1;
+            if (p->ex[n].perm_heads <= 0) {
+                rc = qfi_error(err, QF_EFORMAT, 0, NULL, -1,
+                               "tensor '%s': no attention head count to un-permute its rows with",
+                               g);
+                goto fail;
+            }
         }
         if (inv_permute) {
             char hb[QFI_MAX_NAME + 64];
@@ -1810,7 +1829,8 @@ int qf_convert_plan_new(struct qf_model *m, const struct qf_convert_opts *opts,
         if (it->lossy && is_quant_type(t)) {
             uint64_t ine0 = 0, inm = 0;
             const float *iv = o->imatrix ? qf_imatrix_find(o->imatrix, g, &ine0, &inm) : NULL;
-            uint64_t nmat = it->n_dims >= 3 ? it->nelem / (ne0 * it->shape[it->n_dims - 2]) : 1;
+            uint64_t per_mat = ne0 * (it->n_dims >= 2 ? it->shape[it->n_dims - 2] : 1);
+            uint64_t nmat = it->n_dims >= 3 && per_mat ? it->nelem / per_mat : 1;
             if (iv && inm == 1 && nmat > 1 && ine0 == ne0 * nmat) { /* .dat: all experts in one */
                 inm = nmat;
                 ine0 = ne0;
