@@ -65,7 +65,7 @@ def tensor(g, name, dims, typ, off):
 def gguf_cases():
     c = []
     g = G(1).head(0, 1).s("a").p("I", STRING).p("I", 0xFFFFFFFF).raw(b"abcdefgh")
-    c.append(("v1-string-len-2e32m1.gguf", "GGUF v1: string length 2^32-1 in a 41-byte file", g.b))
+    c.append(("v1-string-len-2e32m1.gguf", "GGUF v1: string length 2^32-1 with 8 bytes left", g.b))
     g = G(1).head(0xFFFFFFFF, 0).raw(bytes(32))
     c.append(("v1-count-tensors-2e32m1.gguf", "GGUF v1: tensor count 2^32-1", g.b))
     g = G(1).head(0, 1).s("a").p("I", ARRAY).p("I", U8).p("I", 0xFFFFFFFF).raw(b"\1\2\3")
