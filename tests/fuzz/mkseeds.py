@@ -245,6 +245,16 @@ def main():
     put("fuzz_probe", "json", b'{"weight_map":{}}')
     put("fuzz_probe", "text", b"GGUU not a model\n")
     put("fuzz_probe", "zip", b"PK\x03\x04" + bytes(26))
+    # fuzz_pipe: the same inputs through a pipe
+    for k in ("v3-llama", "v3-be", "v1", "align64", "no-tensors"):
+        put("fuzz_pipe", k + ".gguf", ggufs[k])
+    put("fuzz_pipe", "hdr-stories260K-q8_0.gguf",
+        read(os.path.join(CORPUS, "fuzz_gguf", "seed-hdr-stories260K-q8_0.gguf")))
+    for k in ("f32", "meta", "f4", "padded"):
+        put("fuzz_pipe", k + ".safetensors", sts[k])
+    for f in ("array-nested-9.gguf", "trunc-mid-array.gguf", "string-len-past-eof.gguf",
+              "align-2e31.gguf", "data-past-eof.gguf"):
+        put("fuzz_pipe", "hostile-" + f, read(os.path.join(HOST, "gguf", f)))
     # fuzz_json: config files as metadata
     for f in ("stories260K-hf/config.json", "st-gptq-b4-g128-sym/config.json",
               "st-gptq-b4-g128-sym/quantize_config.json", "st-ct-fp8-e4m3-channel/config.json",
