@@ -231,37 +231,37 @@ static void parse_args(int argc, char **argv)
 }
 
 /* ---------------------------------------------------------------------------------------
- * Standard input: spooled to an unlinked temporary file, because llama.cpp's tensor order
- * reads the input out of order.
+ * Standard input and other pipes: spooled to an unlinked temporary file, because llama.cpp's
+ * tensor order reads the input out of order.
  */
 static char g_stdin_path[64];
 
-static const char *spool_stdin(void)
+static const char *spool(int in_fd, const char *what)
 {
     const char *tmp = getenv("TMPDIR");
     char path[4096];
     snprintf(path, sizeof path, "%s/qconvert-stdin-XXXXXX", tmp && *tmp ? tmp : "/tmp");
     int fd = mkstemp(path);
     if (fd < 0)
-        cli_die(CLI_EXIT_TROUBLE, "cannot create a temporary file for standard input: %s",
+        cli_die(CLI_EXIT_TROUBLE, "cannot create a temporary file for %s: %s", what,
                 strerror(errno));
     unlink(path);
     static char buf[1 << 16];
     for (;;) {
-        ssize_t r = read(0, buf, sizeof buf);
+        ssize_t r = read(in_fd, buf, sizeof buf);
         if (r == 0)
             break;
         if (r < 0) {
             if (errno == EINTR && !g_signal)
                 continue;
-            cli_die(CLI_EXIT_TROUBLE, "cannot read standard input: %s", strerror(errno));
+            cli_die(CLI_EXIT_TROUBLE, "cannot read %s: %s", what, strerror(errno));
         }
         for (ssize_t o = 0; o < r;) {
             ssize_t w = write(fd, buf + o, (size_t)(r - o));
             if (w < 0) {
                 if (errno == EINTR && !g_signal)
                     continue;
-                cli_die(CLI_EXIT_TROUBLE, "cannot spool standard input: %s", strerror(errno));
+                cli_die(CLI_EXIT_TROUBLE, "cannot keep a copy of %s: %s", what, strerror(errno));
             }
             o += w;
         }
@@ -570,10 +570,20 @@ int main(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
 
     const char *in = g.in;
+    struct stat sti;
     if (strcmp(in, "-") == 0) {
         if (g.common.format && strcmp(g.common.format, "gguf") != 0)
             cli_usage_die("standard input must be GGUF");
-        in = spool_stdin();
+        in = spool(0, "standard input");
+    } else if (stat(in, &sti) == 0 && (S_ISFIFO(sti.st_mode) || S_ISCHR(sti.st_mode))) {
+        /* a pipe by name (/dev/fd/N, a FIFO): read it once, like standard input */
+        int fd = open(in, O_RDONLY);
+        if (fd < 0)
+            cli_die(CLI_EXIT_TROUBLE, "cannot open '%s': %s", in, strerror(errno));
+        char what[300];
+        snprintf(what, sizeof what, "'%s'", in);
+        in = spool(fd, what);
+        close(fd);
     }
 
     struct qf_error err;
