@@ -1702,6 +1702,7 @@ int qf_convert_plan_new(struct qf_model *m, const struct qf_convert_opts *opts,
     struct qf_quant_state st;
     memset(&st, 0, sizeof st);
     const int float_target = !base_quant;
+    size_t n_no_imat = 0;
 
     for (size_t k = 0; k < n; k++) {
         size_t i = sorted[k].idx;
@@ -1848,6 +1849,8 @@ int qf_convert_plan_new(struct qf_model *m, const struct qf_convert_opts *opts,
             }
             p->ex[i].imat = iv;
             p->ex[i].n_imat = iv ? inm : 0;
+            if (o->imatrix && !iv && !is_tok)
+                n_no_imat++;
             if (!iv && ((needs_imatrix(t, o->ftype) && !is_tok && !is_out) ||
                         qf_type_needs_imatrix(t))) {
                 if (!(p->flags & QF_CONVERT_PLAN_NEEDS_IMATRIX) &&
@@ -1861,6 +1864,12 @@ int qf_convert_plan_new(struct qf_model *m, const struct qf_convert_opts *opts,
         }
         p->data_bytes += it->nbytes;
         p->nelem += it->nelem;
+    }
+
+    if (n_no_imat && note(p, "%zu quantized tensor%s no importance matrix entry (quantized "
+                             "without one)", n_no_imat, n_no_imat == 1 ? " has" : "s have")) {
+        rc = qfi_error(err, QF_ENOMEM, ENOMEM, NULL, -1, "out of memory");
+        goto fail;
     }
 
     /* declaration order: llama.cpp's loader order, except that a Hugging Face checkpoint
