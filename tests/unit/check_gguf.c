@@ -1,7 +1,7 @@
 /* Unit tests of the GGUF container (formats/gguf.c): reference-written fixtures, split sets,
  * versions 1-3, big-endian files, every validation rule, truncation, pipes, the writer and
  * byte-identical round trips. Values asserted below come from tests/fixtures (written by
- * llama.cpp's tools and gguf-py; see /work/shared/fixtures/real/README.md at copy time). */
+ * llama.cpp's tools and gguf-py; see tests/fixtures/README). */
 #include <check.h>
 #include <dirent.h>
 #include <errno.h>
