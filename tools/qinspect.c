@@ -31,6 +31,7 @@ enum {
     OPT_NDJSON,
     OPT_PARTIAL,
     OPT_NO_SET,
+    OPT_RAW,
 };
 
 #define SEC_SUMMARY 0x1
@@ -60,6 +61,9 @@ static const struct cli_opt opts[] = {
      "accept truncated files (tensors past the end are marked missing)"},
     {"no-set", 0, OPT_NO_SET, CLI_ARG_NONE, NULL,
      "open only the named file, not the rest of its split set or shards"},
+    {"raw", 0, OPT_RAW, CLI_ARG_NONE, NULL,
+     "list the physical tensors of a GPTQ/AWQ checkpoint (qweight, qzeros, scales, g_idx)\n"
+     "instead of its logical tensors"},
     {NULL, 0, 0, 0, NULL, "Output:"},
     {"json", 'j', 'j', CLI_ARG_NONE, NULL, "one JSON document for all inputs (see qinspect(1))"},
     {"ndjson", 0, OPT_NDJSON, CLI_ARG_NONE, NULL, "one JSON object per tensor and line"},
@@ -78,6 +82,7 @@ static const struct cli_tool tool = {
 static struct {
     unsigned sections;
     int full;
+    int raw;
     int json, ndjson;
     uint64_t n_ctx;      /* 0: the training context */
     uint64_t n_batch;
@@ -590,6 +595,7 @@ struct report {
     uint64_t params, bytes, n_tensors;
     struct label lab;
     int quantized_layout;  /* safetensors with a quantization_config or packed tensors */
+    struct qf_layout *lay; /* its logical tensors (NULL with --raw or when unreadable) */
 };
 
 static int kv_uint(const struct qf_model *m, const char *key, uint64_t *out)
@@ -1059,6 +1065,8 @@ static void print_arch_line(FILE *f, const struct qf_arch *a)
         fprintf(f, "  %-14s%s\n", "shape:", line);
 }
 
+static void human_layout_summary(FILE *f, const struct report *r);
+
 static void human_summary(FILE *f, const struct report *r)
 {
     struct qf_model *m = r->m;
@@ -1118,6 +1126,8 @@ static void human_summary(FILE *f, const struct report *r)
         else
             fprintf(f, "%s%s\n", r->lab.detail[0] ? ", not checked: " : "", r->lab.detail);
     }
+    if (r->lay)
+        human_layout_summary(f, r);
     fprintf(f, "  %-14s%llu\n", "tensors:", (unsigned long long)r->n_tensors);
     uint64_t missing = 0;
     for (size_t i = 0; i < r->n_tensors; i++)
@@ -1216,8 +1226,91 @@ static void human_metadata(FILE *f, const struct report *r)
         fprintf(f, "metadata: 0 keys\n");
 }
 
+static int lselected(const struct qf_ltensor *t)
+{
+    if (o.n_globs == 0)
+        return 1;
+    for (size_t i = 0; i < o.n_globs; i++)
+        if (fnmatch(o.globs[i], t->name, 0) == 0)
+            return 1;
+    return 0;
+}
+
+static void fmt_shape(char *shape, size_t n, int nd, const uint64_t *dims)
+{
+    size_t k = 0;
+    k += (size_t)snprintf(shape + k, n - k, "[");
+    for (int d = 0; d < nd && k < n; d++)
+        k += (size_t)snprintf(shape + k, n - k, "%s%llu", d ? ", " : "",
+                              (unsigned long long)dims[d]);
+    if (k < n)
+        snprintf(shape + k, n - k, "]");
+}
+
+/* Layout summary: the layout, how many layers it quantizes and their true bits per weight
+ * (every byte of qweight, qzeros, scales and g_idx over out x in). */
+static void human_layout_summary(FILE *f, const struct report *r)
+{
+    size_t n = qf_layout_n_tensors(r->lay), nq = 0;
+    uint64_t qb = 0, qe = 0;
+    for (size_t i = 0; i < n; i++) {
+        const struct qf_ltensor *t = qf_layout_tensor(r->lay, i);
+        if (t->family != QF_LAYOUT_PLAIN) {
+            nq++;
+            qb += t->nbytes;
+            qe += t->nelem;
+        }
+    }
+    fprintf(f, "  %-14s%s, %zu logical tensors, %zu quantized", "layout:",
+            qf_layout_name(r->lay), n, nq);
+    if (qe)
+        fprintf(f, " (%.4f bits per weight)", (double)qb * 8.0 / (double)qe);
+    fputc('\n', f);
+}
+
+static void human_ltensors(FILE *f, const struct report *r)
+{
+    size_t n = qf_layout_n_tensors(r->lay), shown = 0;
+    struct cli_table *t = cli_table_new(6);
+    size_t c = 0;
+    cli_table_head(t, c++, "#", 1);
+    cli_table_head(t, c++, "name", 0);
+    cli_table_head(t, c++, "scheme", 0);
+    cli_table_head(t, c++, "shape", 0);
+    cli_table_head(t, c++, "bytes", 1);
+    cli_table_head(t, c++, "bpw", 1);
+    for (size_t i = 0; i < n; i++) {
+        const struct qf_ltensor *x = qf_layout_tensor(r->lay, i);
+        if (!lselected(x))
+            continue;
+        shown++;
+        cli_table_cell(t, "%zu", i);
+        cli_table_cell_esc(t, x->name, strlen(x->name), o.full ? 0 : 96);
+        cli_table_cell(t, "%s", x->scheme);
+        char shape[256];
+        fmt_shape(shape, sizeof shape, x->n_dims, x->shape);
+        cli_table_cell(t, "%s", shape);
+        cli_table_cell(t, "%llu", (unsigned long long)x->nbytes);
+        cli_table_cell(t, "%.4f", x->bpw);
+        cli_table_endrow(t);
+    }
+    if (o.n_globs)
+        fprintf(f, "logical tensors: %zu of %zu (%zu physical; --raw lists them)\n", shown, n,
+                qf_model_n_tensors(r->m));
+    else
+        fprintf(f, "logical tensors: %zu (%zu physical; --raw lists them)\n", n,
+                qf_model_n_tensors(r->m));
+    if (shown)
+        cli_table_print(t, f, 2);
+    cli_table_free(t);
+}
+
 static void human_tensors(FILE *f, const struct report *r)
 {
+    if (r->lay) {
+        human_ltensors(f, r);
+        return;
+    }
     size_t n = qf_model_n_tensors(r->m);
     int multi = qf_model_n_files(r->m) > 1;
     struct cli_table *t = cli_table_new(multi ? 8 : 7);
@@ -1421,6 +1514,59 @@ static json_t *json_tensor(const struct report *r, const struct qf_tensor *t, in
     jset(j, "bytes", ju64(t->nbytes));
     jset(j, "bpw", jfixed(tensor_bpw(t), 4));
     jset(j, "complete", json_boolean(qf_model_tensor_complete(r->m, t)));
+    return j;
+}
+
+static json_t *json_ltensor(const struct qf_ltensor *t)
+{
+    json_t *j = json_object();
+    jset(j, "name", jstr(t->name));
+    jset(j, "scheme", jstr(t->scheme));
+    json_t *shape = json_array();
+    for (int d = 0; d < t->n_dims; d++)
+        json_array_append_new(shape, ju64(t->shape[d]));
+    jset(j, "shape", shape);
+    jset(j, "elements", ju64(t->nelem));
+    jset(j, "bytes", ju64(t->nbytes));
+    jset(j, "bpw", jfixed(t->bpw, 4));
+    json_t *parts = json_array();
+    for (size_t k = 0; k < t->n_parts; k++)
+        if (t->parts[k])
+            json_array_append_new(parts, jstr(t->parts[k]->name));
+    jset(j, "parts", parts);
+    return j;
+}
+
+static json_t *json_layout(const struct report *r)
+{
+    json_t *j = json_object();
+    size_t n = qf_layout_n_tensors(r->lay), nq = 0;
+    uint64_t qb = 0, qe = 0;
+    for (size_t i = 0; i < n; i++) {
+        const struct qf_ltensor *t = qf_layout_tensor(r->lay, i);
+        if (t->family != QF_LAYOUT_PLAIN) {
+            nq++;
+            qb += t->nbytes;
+            qe += t->nelem;
+        }
+    }
+    jset(j, "name", jstr(qf_layout_name(r->lay)));
+    jset(j, "logical_tensors", ju64(n));
+    jset(j, "quantized", ju64(nq));
+    jset(j, "quantized_bits_per_weight", qe ? jfixed((double)qb * 8.0 / (double)qe, 4) : json_null());
+    json_t *warn = json_array();
+    for (size_t i = 0; qf_layout_warning(r->lay, i); i++)
+        json_array_append_new(warn, jstr(qf_layout_warning(r->lay, i)));
+    jset(j, "warnings", warn);
+    if (o.sections & SEC_TENSORS) {
+        json_t *ts = json_array();
+        for (size_t i = 0; i < n; i++) {
+            const struct qf_ltensor *t = qf_layout_tensor(r->lay, i);
+            if (lselected(t))
+                json_array_append_new(ts, json_ltensor(t));
+        }
+        jset(j, "tensors", ts);
+    }
     return j;
 }
 
@@ -1641,6 +1787,8 @@ static json_t *json_report(const struct report *r)
     }
     if (o.sections & SEC_METADATA)
         jset(j, "metadata", json_metadata(r));
+    if (r->lay)
+        jset(j, "layout", json_layout(r));
     if (o.sections & SEC_TENSORS) {
         json_t *ts = json_array();
         for (size_t i = 0; i < qf_model_n_tensors(m); i++) {
@@ -1719,6 +1867,7 @@ static void parse_args(int argc, char **argv, struct cli_parser *p)
         }
         case OPT_PARTIAL: o.open_flags |= QF_OPEN_PARTIAL; break;
         case OPT_NO_SET: o.open_flags |= QF_OPEN_NO_SET; break;
+        case OPT_RAW: o.raw = 1; break;
         default: cli_usage_die("unhandled option");
         }
     }
@@ -1799,6 +1948,21 @@ int main(int argc, char **argv)
             check_st_label(&r);
         for (size_t k = 0; qf_model_warning(r.m, k); k++)
             cli_warn("%s", qf_model_warning(r.m, k));
+        if (r.quantized_layout && !o.raw) {
+            /* a layout the library cannot read falls back to the physical view; a label
+             * mismatch already says why (exit 1) */
+            qf_error_clear(&err);
+            if (qf_layout_scan(r.m, 0, &r.lay, &err) != QF_OK) {
+                r.lay = NULL;
+                if (r.lab.status != 2) {
+                    cli_warn("%s (listing physical tensors)", err.msg);
+                    mismatch = 1;
+                }
+            } else {
+                for (size_t k = 0; qf_layout_warning(r.lay, k); k++)
+                    cli_warn("%s", qf_layout_warning(r.lay, k));
+            }
+        }
         if (r.lab.status == 2) {
             char q[600];
             mismatch = 1;
@@ -1836,6 +2000,7 @@ int main(int argc, char **argv)
             first = 0;
         }
         json_decref(r.lab.diffs);
+        qf_layout_free(r.lay);
         qf_model_close(r.m);
     }
     if (doc) {
