@@ -199,9 +199,7 @@ enum {
     OPT_XXH32,
     OPT_CRC32,
     OPT_TAG,
-    OPT_PER_TENSOR,
     OPT_UUID,
-    OPT_SCAN,
     OPT_STATUS,
     OPT_STRICT,
     OPT_IGNORE_MISSING,
@@ -220,7 +218,7 @@ static const struct cli_opt opts[] = {
     {"xxh32", 0, OPT_XXH32, CLI_ARG_NONE, NULL, "XXH32 (xxhsum -H0)"},
     {"crc32", 0, OPT_CRC32, CLI_ARG_NONE, NULL, "CRC-32 as in zlib, gzip and zip"},
     {"tag", 0, OPT_TAG, CLI_ARG_NONE, NULL, "BSD-style lines: 'SHA256 (FILE) = HEX'"},
-    {"per-tensor", 't', OPT_PER_TENSOR, CLI_ARG_NONE, NULL,
+    {"per-tensor", 't', 't', CLI_ARG_NONE, NULL,
      "manifest: a hash per tensor, of the header and of each file"},
     {"uuid", 0, OPT_UUID, CLI_ARG_NONE, NULL,
      "with --per-tensor: add llama-gguf-hash's UUIDv5 of the tensor data"},
@@ -236,7 +234,7 @@ static const struct cli_opt opts[] = {
     {"ignore-missing", 0, OPT_IGNORE_MISSING, CLI_ARG_NONE, NULL,
      "don't fail or report for missing files"},
     {NULL, 0, 0, 0, NULL, "Validation and speed:"},
-    {"scan", 's', OPT_SCAN, CLI_ARG_NONE, NULL,
+    {"scan", 's', 's', CLI_ARG_NONE, NULL,
      "read all tensor data: NaN/Inf, all-zero tensors, bad block scales"},
     {"jobs", 'j', 'j', CLI_ARG_REQUIRED, "N", "threads (default: the online CPUs)"},
     {0, 0, 0, 0, NULL, NULL},
@@ -1394,6 +1392,11 @@ static void layout_free(struct layout *L)
 static int layout_read(const char *path, struct layout *L)
 {
     memset(L, 0, sizeof *L);
+    if (!G.format && ends_with(path, ".json"))
+        return 0; /* an index or config: hashed as a file, its tensors live in the shards */
+    struct stat st;
+    if (!G.format && stat(path, &st) == 0 && (!S_ISREG(st.st_mode) || st.st_size == 0))
+        return 0; /* empty: no container to read */
     struct qf_model *m;
     struct qf_error err;
     int rc = qf_model_open(path, G.format, QF_OPEN_NO_SET | QF_OPEN_NO_CONFIG | QF_OPEN_PARTIAL,
@@ -3472,7 +3475,7 @@ int main(int argc, char **argv)
         case OPT_XXH32: G.algs |= QF_HASH_XXH32; break;
         case OPT_CRC32: G.algs |= QF_HASH_CRC32; break;
         case OPT_TAG: G.tag = 1; break;
-        case OPT_PER_TENSOR: G.per_tensor = 1; break;
+        case 't': G.per_tensor = 1; break;
         case OPT_UUID: G.uuid = 1; break;
         case OPT_MEMBERS: G.members = 1; break;
         case 'c': G.check = 1; break;
@@ -3480,7 +3483,7 @@ int main(int argc, char **argv)
         case 'w': G.warn = 1; break;
         case OPT_STRICT: G.strict = 1; break;
         case OPT_IGNORE_MISSING: G.ignore_missing = 1; break;
-        case OPT_SCAN: G.scan = 1; break;
+        case 's': G.scan = 1; break;
         case 'j': jobs = (long)cli_parse_count("jobs", arg, 4096); break;
         default: cli_usage_die("unhandled option");
         }
