@@ -1952,9 +1952,12 @@ int main(int argc, char **argv)
             /* a layout the library cannot read falls back to the physical view; a label
              * mismatch already says why (exit 1) */
             qf_error_clear(&err);
-            if (qf_layout_scan(r.m, 0, &r.lay, &err) != QF_OK) {
+            int lrc = qf_layout_scan(r.m, 0, &r.lay, &err);
+            if (lrc != QF_OK) {
                 r.lay = NULL;
-                if (r.lab.status != 2) {
+                if (lrc == QF_EUNSUPPORTED) {
+                    cli_info(3, "%s (listing physical tensors)", err.msg);
+                } else if (r.lab.status != 2) {
                     cli_warn("%s (listing physical tensors)", err.msg);
                     mismatch = 1;
                 }
