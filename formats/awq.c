@@ -84,7 +84,7 @@ static int scan_layer(struct qf_model *m, struct qf_layout *l, const struct qfi_
         in = qw->shape[0];
         out = qw->shape[1] * 8;
         ng = sc->shape[0];
-        if (in == 0 || out == 0 || ng == 0 || in > (1ull << 32) || out > (1ull << 32))
+        if (in == 0 || out == 0 || ng == 0 || in >= (1ull << 32) || out >= (1ull << 32))
             return BAD(qw, "AWQ layer '%s': empty or oversized shape", base);
         if (sc->shape[1] != out)
             return BAD(sc, "AWQ layer '%s': scales has %llu columns, expected %llu (8 x qweight "
@@ -106,7 +106,7 @@ static int scan_layer(struct qf_model *m, struct qf_layout *l, const struct qfi_
     } else {
         out = qw->shape[0];
         in = qw->shape[1] * 8;
-        if (in == 0 || out == 0 || in > (1ull << 32) || out > (1ull << 32))
+        if (in == 0 || out == 0 || in >= (1ull << 32) || out >= (1ull << 32))
             return BAD(qw, "AWQ layer '%s': empty or oversized shape", base);
         G = Gd == -1 ? in : (uint64_t)Gd;
         if (Gd == 0 || (Gd < 0 && Gd != -1) || in % G != 0)

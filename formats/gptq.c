@@ -81,7 +81,7 @@ static int scan_layer(struct qf_model *m, struct qf_layout *l, const struct qfi_
                          (long long)b, c->origin);
     uint64_t out = qw->shape[1], wrows = qw->shape[0];
     uint64_t in = gi ? gi->shape[0] : wrows * 32 / (uint64_t)b;
-    if (out == 0 || in == 0 || in > (1ull << 32) || out > (1ull << 32))
+    if (out == 0 || in == 0 || in >= (1ull << 32) || out >= (1ull << 32))
         return BAD(qw, "GPTQ layer '%s': empty or oversized shape", base);
     uint64_t need = (in * (uint64_t)b + 31) / 32;
     if (wrows != need) {
