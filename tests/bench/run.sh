@@ -11,3 +11,5 @@ for b in "$build"/bench/*; do
 done
 sh tests/bench/verify.sh "$build" || st=1
 sh tests/bench/convert.sh "$build" || st=1
+sh tests/bench/inspect.sh "$build" || st=1
+exit $st
