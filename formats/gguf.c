@@ -81,10 +81,14 @@ static int gg_fill(struct gg_cur *c, uint64_t target, const char *what)
         want = c->safe_end < QFI_MAX_HEADER_BYTES ? c->safe_end : QFI_MAX_HEADER_BYTES;
     while (c->len < target) {
         if (c->len == c->cap) {
-            /* grow geometrically as bytes arrive, never beyond what may be read */
+            /* grow geometrically, and only when the bytes received fill the buffer (at most
+             * twice what arrived is allocated). Not capped at want: the header is pulled a
+             * few bytes at a time (want grows by each string), and growing to just want made
+             * every string a realloc of the whole buffer, quadratic in the header size. The
+             * reads below still stop at want. */
             uint64_t nc = c->cap ? c->cap * 2 : GG_HDR_CHUNK;
-            if (nc > want)
-                nc = want;
+            if (nc > QFI_MAX_HEADER_BYTES)
+                nc = QFI_MAX_HEADER_BYTES;
             uint8_t *p = realloc(c->own, (size_t)nc);
             if (!p)
                 return qfi_error(c->err, QF_ENOMEM, ENOMEM, c->path, -1, "out of memory");
