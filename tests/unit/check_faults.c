@@ -536,19 +536,26 @@ static const char *fixtures_diff(char *why, size_t n)
     hash_tree("fixtures", &now, &nn, &cap);
     if (nn) /* directory order is not sorted */
         qsort(now, nn, sizeof *now, cmp_fhash);
-    const char *r = NULL;
-    for (size_t i = 0; i < nn || i < fx_n; i++) {
-        if (i >= nn || i >= fx_n || strcmp(now[i].path, fx[i].path) != 0) {
-            snprintf(why, n, "file list changed near '%s'",
-                     i < nn ? now[i].path : i < fx_n ? fx[i].path : "?");
-            r = why;
+    const char *r = why;
+    size_t i = 0, j = 0; /* both sorted: walk them side by side */
+    for (;;) {
+        int c = i < nn && j < fx_n ? strcmp(now[i].path, fx[j].path) : i < nn ? -1 : j < fx_n;
+        if (i >= nn && j >= fx_n) {
+            r = NULL;
             break;
         }
-        if (memcmp(now[i].d, fx[i].d, 32) != 0) {
+        if (c < 0)
+            snprintf(why, n, "'%s' appeared during the unit run (a test wrote into fixtures/, "
+                     "or the tree changed meanwhile)", now[i].path);
+        else if (c > 0)
+            snprintf(why, n, "'%s' disappeared during the unit run", fx[j].path);
+        else if (memcmp(now[i].d, fx[j].d, 32) != 0)
             snprintf(why, n, "'%s' changed during the unit run", now[i].path);
-            r = why;
-            break;
+        else {
+            i++, j++;
+            continue;
         }
+        break;
     }
     free(now);
     return r;
