@@ -2506,12 +2506,6 @@ static void check_diagnose(void)
     }
 }
 
-static int member_wanted_dummy(const char *name)
-{
-    (void)name;
-    return 1;
-}
-
 static int run_check(char **operands, int n)
 {
     static char dash[] = "-";
@@ -2540,7 +2534,7 @@ static int run_check(char **operands, int n)
         for (size_t i = 0; i < ML_n; i++)
             if (ML[i].cf == c && ML[i].kind == LK_MEMBER)
                 algs |= ML[i].alg;
-        archive_hash(c->path, algs ? algs : QF_HASH_SHA256, member_wanted_dummy, &c->ar);
+        archive_hash(c->path, algs ? algs : QF_HASH_SHA256, NULL, &c->ar);
         c->done = 1;
     }
     check_poll();
@@ -2779,7 +2773,6 @@ static uint64_t align_up(uint64_t x, uint32_t a)
 static void diagnose_truncation(struct vrep *r, struct qf_model *m, const char *pre)
 {
     size_t nf = qf_model_n_files(m), nt = qf_model_n_tensors(m);
-    size_t total_incomplete = 0;
     for (size_t f = 0; f < nf; f++) {
         const struct qf_file_info *fi = qf_model_file(m, f);
         uint64_t end = 0;
@@ -2822,9 +2815,7 @@ static void diagnose_truncation(struct vrep *r, struct qf_model *m, const char *
                  shown - limit);
         vsay(r, 2, "%s%zu of %zu tensors%s%s incomplete", pre, ninc, nft, nf > 1 ? " in " : "",
              nf > 1 ? fp : "");
-        total_incomplete += ninc;
     }
-    (void)total_incomplete;
 }
 
 static char *model_summary(struct qf_model *m)
@@ -2943,7 +2934,7 @@ static int is_later_split_part(const char *n)
     return strncmp(k, "00001", 5) != 0;
 }
 
-static void collect_files(const char *dir, struct flist *out, int depth, int follow)
+static void collect_files(const char *dir, struct flist *out, int depth)
 {
     size_t n;
     char **names = list_dir(dir, &n);
@@ -2953,7 +2944,7 @@ static void collect_files(const char *dir, struct flist *out, int depth, int fol
         char *p = path_join(dir, names[i]);
         struct stat st;
         if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode) && depth < 32)
-            collect_files(p, out, depth + 1, follow);
+            collect_files(p, out, depth + 1);
         else if (S_ISLNK(st.st_mode) || S_ISREG(st.st_mode))
             flist_add(out, p);
         free(p);
@@ -3052,7 +3043,7 @@ static void verify_hf_repo(const char *repo)
         vsay(r, 2, "no blobs/ folder");
     /* refs/<name> holds a commit that must have a snapshot */
     struct flist rf = {0};
-    collect_files(refs, &rf, 0, 0);
+    collect_files(refs, &rf, 0);
     for (size_t i = 0; i < rf.n; i++) {
         char rev[128];
         if (read_small(rf.v[i], rev, sizeof rev) != 0)
@@ -3064,7 +3055,7 @@ static void verify_hf_repo(const char *repo)
     }
     /* snapshots/<rev>/...: links into blobs/ */
     struct flist sf = {0};
-    collect_files(snaps, &sf, 0, 0);
+    collect_files(snaps, &sf, 0);
     size_t n_links = 0;
     for (size_t i = 0; i < sf.n; i++) {
         struct stat ls, st;
@@ -3147,7 +3138,7 @@ static void verify_ollama(const char *dir)
         free(p);
     }
     struct flist mf = {0};
-    collect_files(mans, &mf, 0, 0);
+    collect_files(mans, &mf, 0);
     size_t nman = 0, nmodel = 0;
     for (size_t i = 0; i < mf.n; i++) {
         const char *mp = rel_to(mf.v[i], dir);
@@ -3289,8 +3280,7 @@ static void verify_operand(const char *path)
         if (repos)
             return;
         struct flist fl = {0};
-        collect_files(path, &fl, 0, 0);
-        size_t before = VR_n;
+        collect_files(path, &fl, 0);
         size_t found = verify_model_files(&fl, NULL);
         for (size_t i = 0; i < fl.n; i++) {
             const char *b = base_name(fl.v[i]);
@@ -3301,7 +3291,6 @@ static void verify_operand(const char *path)
                 found++;
             }
         }
-        (void)before;
         if (!found) {
             struct vrep *r = vrep_new(path);
             vsay(r, 3, "no model files (*.gguf, *.safetensors) or archives found");
@@ -3315,18 +3304,10 @@ static void verify_operand(const char *path)
         verify_archive(path);
         return;
     }
-    if (seen_has(path) && G.format == NULL) {
-        /* already validated with an earlier operand's set */
-    }
     verify_model(vrep_new(path), path, G.format, NULL);
 }
 
 /* ---- results ---- */
-
-static const char *type_name_of(int t)
-{
-    return qf_type_name(t);
-}
 
 /* Turn the data checks of a report into findings (its jobs are done). */
 static void vrep_finish(struct vrep *r)
@@ -3354,7 +3335,7 @@ static void vrep_finish(struct vrep *r)
         }
         /* CK_SCAN */
         struct scan *s = c->s->scan;
-        const char *tn = type_name_of(c->type);
+        const char *tn = qf_type_name(c->type);
         if (!sink_ok(c->s)) {
             vsay(r, 3, "%stensor '%s': data could not be read", pre, c->label);
             continue;
