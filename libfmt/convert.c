@@ -31,23 +31,6 @@
 /* ---------------------------------------------------------------------------------------
  * Small helpers
  */
-static int grow(void **p, size_t *cap, size_t need, size_t sz)
-{
-    if (need <= *cap)
-        return QF_OK;
-    size_t nc = *cap ? *cap * 2 : 16;
-    if (nc < need)
-        nc = need;
-    if (nc > SIZE_MAX / sz)
-        return QF_ENOMEM;
-    void *q = realloc(*p, nc * sz);
-    if (!q)
-        return QF_ENOMEM;
-    *p = q;
-    *cap = nc;
-    return QF_OK;
-}
-
 static int str_eq(const struct qf_str *s, const char *c)
 {
     size_t n = strlen(c);
@@ -134,7 +117,7 @@ const float *qf_imatrix_find(const struct qf_imatrix *im, const char *name, uint
 static int imat_add(struct qf_imatrix *im, const char *name, size_t nlen, uint64_t ne0,
                     uint64_t n_mat, float *v)
 {
-    if (grow((void **)&im->e, &im->cap, im->n + 1, sizeof *im->e))
+    if (qfi_grow((void **)&im->e, &im->cap, im->n + 1, sizeof *im->e))
         return QF_ENOMEM;
     char *nm = malloc(nlen + 1);
     if (!nm)
@@ -419,7 +402,7 @@ static void *keep(struct qf_convert_plan *p, void *mem)
 {
     if (!mem)
         return NULL;
-    if (grow((void **)&p->owned, &p->cap_owned, p->n_owned + 1, sizeof *p->owned)) {
+    if (qfi_grow((void **)&p->owned, &p->cap_owned, p->n_owned + 1, sizeof *p->owned)) {
         free(mem);
         return NULL;
     }
@@ -446,7 +429,7 @@ static int note(struct qf_convert_plan *p, const char *fmt, ...)
     vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
     char *c = strdup(buf);
-    if (!c || grow((void **)&p->notes, &p->cap_notes, p->n_notes + 1, sizeof *p->notes)) {
+    if (!c || qfi_grow((void **)&p->notes, &p->cap_notes, p->n_notes + 1, sizeof *p->notes)) {
         free(c);
         return QF_ENOMEM;
     }
@@ -462,7 +445,7 @@ static int kv_put(struct qf_convert_plan *p, const char *key, const struct qf_va
             p->kv[i].val = *v;
             return QF_OK;
         }
-    if (grow((void **)&p->kv, &p->cap_kv, p->n_kv + 1, sizeof *p->kv))
+    if (qfi_grow((void **)&p->kv, &p->cap_kv, p->n_kv + 1, sizeof *p->kv))
         return QF_ENOMEM;
     char *k = pstrndup(p, key, strlen(key));
     if (!k)

@@ -12,8 +12,7 @@ const char *qf_version(void)
     return QF_VERSION_STRING;
 }
 
-/* Grow an array to hold at least need elements of size sz (capped by QFI caps by callers). */
-static int grow(void **p, size_t *cap, size_t need, size_t sz)
+int qfi_grow(void **p, size_t *cap, size_t need, size_t sz)
 {
     if (need <= *cap)
         return QF_OK;
@@ -62,7 +61,7 @@ void qf_model_close(struct qf_model *m)
 
 int qfi_model_keep(struct qf_model *m, void *p)
 {
-    if (grow((void **)&m->owned, &m->cap_owned, m->n_owned + 1, sizeof *m->owned)) {
+    if (qfi_grow((void **)&m->owned, &m->cap_owned, m->n_owned + 1, sizeof *m->owned)) {
         free(p);
         return QF_ENOMEM;
     }
@@ -86,7 +85,7 @@ int qfi_model_add_file(struct qf_model *m, struct qfi_source *src, const char *r
                        struct qf_error *err)
 {
     if (m->n_files >= QFI_MAX_FILES ||
-        grow((void **)&m->files, &m->cap_files, m->n_files + 1, sizeof *m->files)) {
+        qfi_grow((void **)&m->files, &m->cap_files, m->n_files + 1, sizeof *m->files)) {
         qfi_source_close(src);
         return qfi_error(err, QF_ENOMEM, 0, src ? src->path : NULL, -1, "too many files");
     }
@@ -105,7 +104,7 @@ int qfi_model_add_kv(struct qf_model *m, const struct qf_kv *kv, struct qf_error
     if (m->n_kv >= QFI_MAX_KV)
         return qfi_error(err, QF_ELIMIT, 0, NULL, -1, "more than %llu metadata records",
                          (unsigned long long)QFI_MAX_KV);
-    if (grow((void **)&m->kv, &m->cap_kv, m->n_kv + 1, sizeof *m->kv))
+    if (qfi_grow((void **)&m->kv, &m->cap_kv, m->n_kv + 1, sizeof *m->kv))
         return qfi_error(err, QF_ENOMEM, ENOMEM, NULL, -1, "out of memory");
     m->kv[m->n_kv] = *kv;
     if (!m->kv[m->n_kv].origin)
@@ -119,7 +118,7 @@ int qfi_model_add_tensor(struct qf_model *m, const struct qf_tensor *t, struct q
     if (m->n_tensors >= QFI_MAX_TENSORS)
         return qfi_error(err, QF_ELIMIT, 0, NULL, -1, "more than %llu tensors",
                          (unsigned long long)QFI_MAX_TENSORS);
-    if (grow((void **)&m->tensors, &m->cap_tensors, m->n_tensors + 1, sizeof *m->tensors))
+    if (qfi_grow((void **)&m->tensors, &m->cap_tensors, m->n_tensors + 1, sizeof *m->tensors))
         return qfi_error(err, QF_ENOMEM, ENOMEM, NULL, -1, "out of memory");
     m->tensors[m->n_tensors] = *t;
     m->tensors[m->n_tensors].index = m->n_tensors;
@@ -181,7 +180,7 @@ int qfi_model_warn(struct qf_model *m, const char *fmt, ...)
     vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
     char *s = strdup(buf);
-    if (!s || grow((void **)&m->warnings, &m->cap_warnings, m->n_warnings + 1, sizeof *m->warnings)) {
+    if (!s || qfi_grow((void **)&m->warnings, &m->cap_warnings, m->n_warnings + 1, sizeof *m->warnings)) {
         free(s);
         return QF_ENOMEM;
     }

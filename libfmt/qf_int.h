@@ -93,6 +93,10 @@ static inline void qfi_store_le64(void *p, uint64_t v)
     for (int i = 0; i < 8; i++) b[i] = (uint8_t)(v >> (8 * i));
 }
 
+/* Grow the array *p (capacity *cap elements of sz bytes) to hold at least need elements,
+ * doubling; QF_ENOMEM on overflow or allocation failure (the array is then unchanged). */
+QFI_HIDDEN int qfi_grow(void **p, size_t *cap, size_t need, size_t sz);
+
 /* ---------------------------------------------------------------------------------------
  * Errors
  */

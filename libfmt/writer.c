@@ -15,21 +15,6 @@
 #define WBUF (1u << 20)
 #define TMP_TAG ".qf-tmp-" /* temporary outputs: ".<name>.qf-tmp-<pid>-XXXXXX" */
 
-static int grow(void **p, size_t *cap, size_t need, size_t sz)
-{
-    if (need <= *cap)
-        return QF_OK;
-    size_t nc = *cap ? *cap * 2 : 16;
-    if (nc < need || nc > SIZE_MAX / sz)
-        return QF_ENOMEM;
-    void *q = realloc(*p, nc * sz);
-    if (!q)
-        return QF_ENOMEM;
-    *p = q;
-    *cap = nc;
-    return QF_OK;
-}
-
 int qf_writer_new(const char *format, const char *path, const struct qf_writer_opts *opts,
                   struct qf_writer **out, struct qf_error *err)
 {
@@ -132,7 +117,7 @@ int qf_writer_add_kv(struct qf_writer *w, const char *key, const struct qf_value
     for (size_t i = 0; i < w->n_kv; i++)
         if (strcmp(w->kv[i].key, key) == 0)
             return qfi_error(err, QF_EINVAL, 0, w->path, -1, "duplicate metadata key '%s'", key);
-    if (w->n_kv >= QFI_MAX_KV || grow((void **)&w->kv, &w->cap_kv, w->n_kv + 1, sizeof *w->kv))
+    if (w->n_kv >= QFI_MAX_KV || qfi_grow((void **)&w->kv, &w->cap_kv, w->n_kv + 1, sizeof *w->kv))
         return qfi_error(err, QF_ENOMEM, ENOMEM, w->path, -1, "out of memory");
     struct qfi_wkv *kv = &w->kv[w->n_kv];
     kv->key = strdup(key);
@@ -162,7 +147,7 @@ int qf_writer_add_tensor(struct qf_writer *w, const char *name, int type, int n_
         return qfi_error(err, (int)nb, 0, w->path, -1,
                          "tensor '%s': %s rows of %llu elements are not a whole number of blocks",
                          name, qf_type_name(type), (unsigned long long)row);
-    if (w->n_t >= QFI_MAX_TENSORS || grow((void **)&w->t, &w->cap_t, w->n_t + 1, sizeof *w->t))
+    if (w->n_t >= QFI_MAX_TENSORS || qfi_grow((void **)&w->t, &w->cap_t, w->n_t + 1, sizeof *w->t))
         return qfi_error(err, QF_ENOMEM, ENOMEM, w->path, -1, "out of memory");
     struct qfi_wtensor *t = &w->t[w->n_t];
     memset(t, 0, sizeof *t);
