@@ -229,6 +229,11 @@ static int pad_to(struct qf_writer *w, uint64_t off, struct qf_error *err)
     return QF_OK;
 }
 
+static int cmp_name(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
 int qf_writer_begin_data(struct qf_writer *w, struct qf_error *err)
 {
     if (w->state != 0)
@@ -239,15 +244,23 @@ int qf_writer_begin_data(struct qf_writer *w, struct qf_error *err)
         return qfi_error(err, QF_ENOMEM, ENOMEM, w->path, -1, "out of memory");
     for (size_t i = 0; i < w->n_t; i++)
         w->order[i] = i;
-    /* unique tensor names */
-    for (size_t i = 1; i < w->n_t; i++) {
-        /* quadratic only for small sets; large sets are checked through the sorted order */
-        if (w->n_t > 4096)
-            break;
-        for (size_t j = 0; j < i; j++)
-            if (strcmp(w->t[i].name, w->t[j].name) == 0)
-                return qfi_error(err, QF_EINVAL, 0, w->path, -1, "duplicate tensor name '%s'",
-                                 w->t[i].name);
+    /* unique tensor names: sort pointers to the names, then compare neighbours (n log n for
+     * any number of tensors) */
+    if (w->n_t > 1) {
+        const char **names = malloc(w->n_t * sizeof *names);
+        if (!names)
+            return qfi_error(err, QF_ENOMEM, ENOMEM, w->path, -1, "out of memory");
+        for (size_t i = 0; i < w->n_t; i++)
+            names[i] = w->t[i].name;
+        qsort(names, w->n_t, sizeof *names, cmp_name);
+        for (size_t i = 1; i < w->n_t; i++)
+            if (strcmp(names[i - 1], names[i]) == 0) {
+                int rc = qfi_error(err, QF_EINVAL, 0, w->path, -1, "duplicate tensor name '%s'",
+                                   names[i]);
+                free(names);
+                return rc;
+            }
+        free(names);
     }
     int rc = w->fmt->write_plan(w, err);
     if (rc) {

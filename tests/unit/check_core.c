@@ -374,6 +374,33 @@ START_TEST(test_open_pipe_probe)
 }
 END_TEST
 
+/* Duplicate tensor names are refused however many tensors are declared. */
+START_TEST(test_writer_duplicate_names)
+{
+    char dir[] = "/tmp/qf-wdup-XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    char path[64];
+    snprintf(path, sizeof path, "%s/m.gguf", dir);
+    const size_t counts[] = {2, 5000};
+    for (size_t c = 0; c < 2; c++) {
+        struct qf_writer *w;
+        struct qf_error err;
+        ck_assert_int_eq(qf_writer_new("gguf", path, NULL, &w, &err), QF_OK);
+        uint64_t shape[1] = {4};
+        char name[32];
+        for (size_t i = 0; i < counts[c]; i++) {
+            snprintf(name, sizeof name, "t%zu", i == counts[c] - 1 ? (size_t)0 : i);
+            ck_assert_int_eq(qf_writer_add_tensor(w, name, QF_TYPE_F32, 1, shape, &err), QF_OK);
+        }
+        ck_assert_int_eq(qf_writer_begin_data(w, &err), QF_EINVAL);
+        ck_assert_ptr_nonnull(strstr(err.msg, "duplicate tensor name 't0'"));
+        qf_writer_free(w);
+        ck_assert_int_ne(access(path, F_OK), 0);
+    }
+    ck_assert_int_eq(rmdir(dir), 0); /* no temporary file left either */
+}
+END_TEST
+
 Suite *suite_core(void)
 {
     Suite *s = suite_create("core");
@@ -390,6 +417,7 @@ Suite *suite_core(void)
     tcase_add_test(tc, test_model_index_dup);
     tcase_add_test(tc, test_open_errors);
     tcase_add_test(tc, test_open_pipe_probe);
+    tcase_add_test(tc, test_writer_duplicate_names);
     suite_add_tcase(s, tc);
     return s;
 }
