@@ -225,15 +225,11 @@ const struct qf_tensor *qf_model_tensor(const struct qf_model *m, size_t i)
 const struct qf_tensor *qf_model_find_tensor(const struct qf_model *m, const char *name)
 {
     size_t len = strlen(name);
-    if (!m->tindex) {
-        /* the model is const to callers; building the index is a cache fill */
-        struct qf_model *mm = (struct qf_model *)m;
-        if (qfi_model_index_tensors(mm, NULL) != QF_OK) {
-            for (size_t i = 0; i < m->n_tensors; i++)
-                if (m->tensors[i].name_len == len && memcmp(m->tensors[i].name, name, len) == 0)
-                    return &m->tensors[i];
-            return NULL;
-        }
+    if (!m->tindex) { /* the index is built at open; without it (no memory), scan */
+        for (size_t i = 0; i < m->n_tensors; i++)
+            if (m->tensors[i].name_len == len && memcmp(m->tensors[i].name, name, len) == 0)
+                return &m->tensors[i];
+        return NULL;
     }
     size_t h = (size_t)hash_name(name, len) & (m->tindex_cap - 1);
     while (m->tindex[h] != UINT32_MAX) {
@@ -363,6 +359,9 @@ int qf_model_open(const char *path, const char *format, unsigned flags, struct q
         qf_model_close(m);
         return rc;
     }
+    /* the name index, so that lookups never modify a model other threads may be reading */
+    if (!m->tindex)
+        qfi_model_index_tensors(m, NULL);
     *out = m;
     return QF_OK;
 }
