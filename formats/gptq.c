@@ -51,8 +51,8 @@ static int scan_layer(struct qf_model *m, struct qf_layout *l, const struct qfi_
     memcpy(base, qw->name, bl);
     base[bl] = '\0';
     const struct qf_tensor *p[QF_LPART_MAX] = {qw, NULL, NULL, NULL};
-    static const char *const sfx[QF_LPART_MAX] = {".qweight", ".qzeros", ".scales", ".g_idx"};
-    for (int k = 1; k < QF_LPART_MAX; k++) {
+    static const char *const sfx[QF_LPART_G_IDX + 1] = {".qweight", ".qzeros", ".scales", ".g_idx"};
+    for (int k = 1; k <= QF_LPART_G_IDX; k++) {
         snprintf(nm, sizeof nm, "%s%s", base, sfx[k]);
         p[k] = qf_model_find_tensor(m, nm);
         if (!p[k] && k != QF_LPART_G_IDX)

@@ -32,7 +32,12 @@ enum qf_lfamily {
     QF_LAYOUT_PLAIN = 0,  /* a physical tensor passed through */
     QF_LAYOUT_GPTQ = 1,
     QF_LAYOUT_AWQ_GEMM = 2,
-    QF_LAYOUT_AWQ_GEMV = 3
+    QF_LAYOUT_AWQ_GEMV = 3,
+    QF_LAYOUT_BNB = 4,        /* bitsandbytes 4-bit: NF4 / FP4 blocks, optional double quant */
+    QF_LAYOUT_CT_PACK = 5,    /* compressed-tensors pack-quantized int4 / int8 */
+    QF_LAYOUT_CT_FLOAT = 6,   /* compressed-tensors float-quantized FP8 */
+    QF_LAYOUT_FP8 = 7,        /* Hugging Face "fp8" (e4m3 weight, weight_scale_inv) */
+    QF_LAYOUT_MLX = 8         /* MLX affine: uint32-packed weight, scales, biases */
 };
 
 /* Roles of the physical parts of a logical tensor (index into struct qf_ltensor.parts). */
@@ -41,8 +46,17 @@ enum qf_lpart {
     QF_LPART_QZEROS = 1,
     QF_LPART_SCALES = 2,
     QF_LPART_G_IDX = 3,
-    QF_LPART_MAX = 4
+    /* family-specific extra parts (bnb: quant_map, nested_absmax, nested_quant_map,
+     * quant_state; compressed-tensors: weight_shape); each family documents its use */
+    QF_LPART_AUX0 = 4,
+    QF_LPART_AUX1 = 5,
+    QF_LPART_AUX2 = 6,
+    QF_LPART_AUX3 = 7,
+    QF_LPART_MAX = 8
 };
+/* Generic roles: QWEIGHT is the packed or coded weight (bnb: the uint8 codes; FP8: the e4m3
+ * weight), SCALES the per-group scales (bnb: absmax; FP8: weight_scale / weight_scale_inv),
+ * QZEROS the zero points (MLX: biases). */
 
 /* One logical tensor. All pointers are borrowed from the layout (and the model it was scanned
  * from): valid until qf_layout_free(). */
