@@ -9,14 +9,15 @@ set -u
 secs=${1:-600}
 [ $# -gt 0 ] && shift
 root=$(pwd)
-targets=${*:-fuzz_gguf fuzz_safetensors fuzz_st_index fuzz_qverify fuzz_probe fuzz_json fuzz_pipe}
+targets=${*:-fuzz_gguf fuzz_safetensors fuzz_st_index fuzz_qverify fuzz_probe fuzz_json fuzz_pipe fuzz_layout fuzz_imatrix}
 mkdir -p build-fuzz/logs build-fuzz/artifacts
 scratch=$(mktemp -d "${TMPDIR:-/tmp}/qf-fuzz-cwd.XXXXXX")
 trap 'rm -rf "$scratch"' EXIT INT TERM
 for t in $targets; do
     mkdir -p "build-fuzz/work/$t"
     case $t in
-    fuzz_gguf|fuzz_pipe|fuzz_probe) dict=gguf.dict ;;
+    fuzz_gguf|fuzz_pipe|fuzz_probe|fuzz_imatrix) dict=gguf.dict ;;
+    fuzz_layout) dict=layout.dict ;;
     fuzz_safetensors|fuzz_json) dict=safetensors.dict ;;
     fuzz_st_index) dict=st_index.dict ;;
     fuzz_qverify) dict=qverify.dict ;;
