@@ -12,18 +12,28 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-/* Open data as a model and touch everything an inspector would; never crashes on any input. */
-static inline void fuzz_open(const uint8_t *data, size_t size, const char *format, unsigned flags)
+/* The input as a file: a memfd holding data, reachable as path (/proc/self/fd/N). Returns the
+ * descriptor (the caller closes it) or -1. */
+static inline int fuzz_memfd(const uint8_t *data, size_t size, char path[64])
 {
     int fd = memfd_create("fuzz", 0);
     if (fd < 0)
-        return;
+        return -1;
     if (size && write(fd, data, size) != (ssize_t)size) {
         close(fd);
-        return;
+        return -1;
     }
+    snprintf(path, 64, "/proc/self/fd/%d", fd);
+    return fd;
+}
+
+/* Open data as a model and touch everything an inspector would; never crashes on any input. */
+static inline void fuzz_open(const uint8_t *data, size_t size, const char *format, unsigned flags)
+{
     char path[64];
-    snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+    int fd = fuzz_memfd(data, size, path);
+    if (fd < 0)
+        return;
     struct qf_model *m = NULL;
     struct qf_error err;
     if (qf_model_open(path, format, flags, &m, &err) == QF_OK) {

@@ -6,15 +6,10 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    int fd = memfd_create("fuzz", 0);
+    char path[64];
+    int fd = fuzz_memfd(data, size, path);
     if (fd < 0)
         return 0;
-    if (size && write(fd, data, size) != (ssize_t)size) {
-        close(fd);
-        return 0;
-    }
-    char path[64];
-    snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
     struct qf_imatrix *im = NULL;
     struct qf_error err;
     if (qf_imatrix_load(path, &im, &err) == QF_OK) {

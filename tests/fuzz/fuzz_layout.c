@@ -29,15 +29,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const uint8_t *st = nul + 1;
     size_t stlen = size - (size_t)(st - data);
 
-    int fd = memfd_create("fuzz", 0);
+    char path[64];
+    int fd = fuzz_memfd(st, stlen, path);
     if (fd < 0)
         return 0;
-    if (stlen && write(fd, st, stlen) != (ssize_t)stlen) {
-        close(fd);
-        return 0;
-    }
-    char path[64];
-    snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
     struct qf_model *m = NULL;
     struct qf_error err;
     if (qf_model_open(path, "safetensors", QF_OPEN_NO_SET | QF_OPEN_NO_CONFIG, &m, &err) != QF_OK) {

@@ -72,15 +72,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         cli_level = 0; /* no "improperly formatted" chatter */
         quiet = 1;
     }
-    int fd = memfd_create("manifest", 0);
+    char path[64];
+    int fd = fuzz_memfd(data, size, path);
     if (fd < 0)
         return 0;
-    if (size && write(fd, data, size) != (ssize_t)size) {
-        close(fd);
-        return 0;
-    }
-    char path[64];
-    snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
     MF = xcalloc(1, sizeof *MF);
     MF_n = 1;
     MF[0].path = path;
