@@ -9,11 +9,13 @@
  *       Wz = ceil(ceil(ngroups/8) / k) * k with k = 1 (G >= 128), 2 (G = 64), 4 (G = 32)
  * Decoded as AutoAWQ's dequantize_gemm does in f16: W[o][i] = f16((q - z) * scale).
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "layout_int.h"
+#include "lwrite_int.h"
 
 #define SUFFIX ".qweight"
 
@@ -30,7 +32,7 @@ static unsigned nib(const uint8_t *word, unsigned p)
     return (qfi_load_le32(word) >> (4 * p)) & 15u;
 }
 
-static uint64_t gemv_zeros_width(uint64_t in, uint64_t G)
+uint64_t qfi_awq_gemv_zeros_width(uint64_t in, uint64_t G)
 {
     uint64_t base = (in / G + 7) / 8, k = G >= 128 ? 1 : G == 64 ? 2 : G == 32 ? 4 : 0;
     return k ? (base + k - 1) / k * k : 0;
@@ -114,7 +116,7 @@ static int scan_layer(struct qf_model *m, struct qf_layout *l, const struct qfi_
                              "AWQ layer '%s': group_size %lld does not divide in_features %llu",
                              base, (long long)Gd, (unsigned long long)in);
         ng = in / G;
-        uint64_t wz = gemv_zeros_width(in, G);
+        uint64_t wz = qfi_awq_gemv_zeros_width(in, G);
         if (wz == 0)
             return qfi_error(err, QF_EUNSUPPORTED, 0, c->origin, -1,
                              "AWQ layer '%s': GEMV group_size %lld (expected 32, 64 or >= 128)",
@@ -235,4 +237,73 @@ done:
     free(oz);
     free(s);
     return rc;
+}
+
+/* ---------------------------------------------------------------------------------------
+ * Encoding (writer side, see lwrite_int.h): AutoAWQ's pseudo_quantize_tensor and packers. */
+void qfi_awq_encode_rows(const float *w, uint64_t o0, uint64_t nrows, uint64_t out,
+                         uint64_t in, uint64_t G, float *scale, uint8_t *zero, uint8_t *q)
+{
+    uint64_t ng = in / G;
+    for (uint64_t r = 0; r < nrows; r++) {
+        const float *row = w + r * in;
+        uint64_t o = o0 + r;
+        for (uint64_t g = 0; g < ng; g++) {
+            const float *x = row + g * G;
+            float mx = -INFINITY, mn = INFINITY;
+            for (uint64_t k = 0; k < G; k++) {
+                if (!isfinite(x[k]))
+                    continue;
+                mx = x[k] > mx ? x[k] : mx;
+                mn = x[k] < mn ? x[k] : mn;
+            }
+            if (mx < mn) /* nothing finite */
+                mx = mn = 0.0f;
+            float d = mx - mn;
+            float s = (d > 1e-5f ? d : 1e-5f) / 15.0f;
+            float zf = -nearbyintf(mn / s);
+            int z = !(zf > 0.0f) ? 0 : zf >= 15.0f ? 15 : (int)zf;
+            for (uint64_t k = 0; k < G; k++) {
+                float v = x[k];
+                uint8_t c = (uint8_t)z;
+                if (!isnan(v)) {
+                    float cf = nearbyintf(v / s) + (float)z;
+                    c = !(cf > 0.0f) ? 0 : cf >= 15.0f ? 15 : (uint8_t)cf;
+                }
+                q[r * in + g * G + k] = c;
+            }
+            scale[g * out + o] = qfi_lw_f16_value(qfi_lw_f16(s));
+            zero[g * out + o] = (uint8_t)z;
+        }
+    }
+}
+
+void qfi_awq_pack_gemm(const uint8_t *q, const uint8_t *z, uint64_t o0, uint64_t nrows,
+                       uint64_t out, uint64_t in, uint64_t ngroups, uint32_t *qw, uint32_t *qz)
+{
+    uint64_t wc = out / 8;
+    for (uint64_t r = 0; r < nrows; r++) {
+        uint64_t o = o0 + r, c = o / 8;
+        unsigned sh = 4 * awq_rev[o % 8];
+        for (uint64_t i = 0; i < in; i++)
+            qw[i * wc + c] |= (uint32_t)(q[r * in + i] & 15u) << sh;
+        for (uint64_t g = 0; g < ngroups; g++)
+            qz[g * wc + c] |= (uint32_t)(z[g * out + o] & 15u) << sh;
+    }
+}
+
+void qfi_awq_pack_gemv(const uint8_t *q, const uint8_t *z, const float *scale, uint64_t o0,
+                       uint64_t nrows, uint64_t out, uint64_t in, uint64_t ngroups, uint64_t wz,
+                       uint32_t *qw, uint32_t *qz, uint16_t *sc)
+{
+    uint64_t wc = in / 8;
+    for (uint64_t r = 0; r < nrows; r++) {
+        uint64_t o = o0 + r;
+        for (uint64_t i = 0; i < in; i++)
+            qw[o * wc + i / 8] |= (uint32_t)(q[r * in + i] & 15u) << (4 * (i % 8));
+        for (uint64_t g = 0; g < ngroups; g++) {
+            qz[o * wz + g / 8] |= (uint32_t)(z[g * out + o] & 15u) << (4 * (g % 8));
+            sc[o * 8 * wz + g] = qfi_lw_f16(scale[g * out + o]);
+        }
+    }
 }

@@ -11,11 +11,14 @@
  * v1 zero points are decoded field-wise as (stored & maxq) + 1: a field written as -1 by the
  * packer (asymmetric z = 0) reads as 2^b, as AutoGPTQ's act-order kernels and llama.cpp read it.
  */
+#include <float.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "layout_int.h"
+#include "lwrite_int.h"
 
 #define SUFFIX ".qweight"
 
@@ -265,4 +268,131 @@ done:
     free(og);
     free(s);
     return rc;
+}
+
+/* ---------------------------------------------------------------------------------------
+ * Encoding (writer side, see lwrite_int.h): AutoGPTQ's round-to-nearest parameters and the
+ * bit packing of spec §3-§5. */
+void qfi_gptq_find_params(const float *x, uint64_t n, uint64_t stride, int bits, int sym,
+                          float *scale, int *zero)
+{
+    float maxq = (float)((1u << bits) - 1);
+    float xmin = 0.0f, xmax = 0.0f;
+    for (uint64_t k = 0; k < n; k++) {
+        float v = x[k * stride];
+        if (!isfinite(v))
+            continue;
+        if (v < xmin)
+            xmin = v;
+        if (v > xmax)
+            xmax = v;
+    }
+    if (sym) {
+        xmax = fabsf(xmin) > xmax ? fabsf(xmin) : xmax;
+        if (xmin < 0.0f)
+            xmin = -xmax;
+    }
+    if (xmin == 0.0f && xmax == 0.0f) {
+        xmin = -1.0f;
+        xmax = 1.0f;
+    }
+    float s = (xmax - xmin) / maxq;
+    if (!(s > 0.0f)) /* a denormal range divided down to 0 */
+        s = FLT_MIN;
+    *scale = s;
+    if (sym) {
+        *zero = (int)((1u << bits) / 2);
+    } else {
+        float z = nearbyintf(-xmin / s);
+        *zero = !(z >= 0.0f) ? 0 : z > maxq ? (int)maxq : (int)z;
+    }
+}
+
+int qfi_gptq_group_order(const uint32_t *gidx, uint64_t in, uint64_t ngroups, uint32_t *perm,
+                         uint32_t *goff)
+{
+    memset(goff, 0, (ngroups + 1) * sizeof *goff);
+    for (uint64_t i = 0; i < in; i++) {
+        if (gidx[i] >= ngroups)
+            return QF_EFORMAT;
+        goff[gidx[i] + 1]++;
+    }
+    for (uint64_t g = 0; g < ngroups; g++)
+        goff[g + 1] += goff[g];
+    for (uint64_t i = 0; i < in; i++)
+        perm[goff[gidx[i]]++] = (uint32_t)i;
+    for (uint64_t g = ngroups; g > 0; g--) /* the fill advanced every start to the next one */
+        goff[g] = goff[g - 1];
+    goff[0] = 0;
+    return QF_OK;
+}
+
+static uint8_t code_of(float v, float s, int z, int maxq)
+{
+    if (isnan(v))
+        return (uint8_t)z;
+    float c = nearbyintf(v / s) + (float)z;
+    return !(c > 0.0f) ? 0 : c >= (float)maxq ? (uint8_t)maxq : (uint8_t)c;
+}
+
+void qfi_gptq_encode_rows(const float *w, uint64_t o0, uint64_t nrows, uint64_t out,
+                          uint64_t in, uint64_t ngroups, const uint32_t *perm,
+                          const uint32_t *goff, int bits, int sym, float *scale, uint8_t *zero,
+                          uint8_t *q, float *tmp)
+{
+    int maxq = (1 << bits) - 1;
+    uint64_t G = in / ngroups;
+    for (uint64_t r = 0; r < nrows; r++) {
+        const float *row = w + r * in;
+        uint64_t o = o0 + r;
+        for (uint64_t g = 0; g < ngroups; g++) {
+            float s;
+            int z;
+            if (perm) {
+                uint64_t a = goff[g], e = goff[g + 1];
+                for (uint64_t k = a; k < e; k++)
+                    tmp[k - a] = row[perm[k]];
+                qfi_gptq_find_params(tmp, e - a, 1, bits, sym, &s, &z);
+                for (uint64_t k = a; k < e; k++)
+                    q[r * in + perm[k]] = code_of(row[perm[k]], s, z, maxq);
+            } else {
+                qfi_gptq_find_params(row + g * G, G, 1, bits, sym, &s, &z);
+                for (uint64_t i = g * G; i < (g + 1) * G; i++)
+                    q[r * in + i] = code_of(row[i], s, z, maxq);
+            }
+            scale[g * out + o] = qfi_lw_f16_value(qfi_lw_f16(s));
+            zero[g * out + o] = (uint8_t)z;
+        }
+    }
+}
+
+/* OR field v (b bits) at bit position bit of a bitstream of words spaced stride apart */
+static void put_field(uint32_t *base, uint64_t stride, uint64_t bit, int b, uint32_t v)
+{
+    uint64_t wi = bit / 32;
+    unsigned sh = (unsigned)(bit % 32);
+    base[wi * stride] |= v << sh;
+    if (sh + (unsigned)b > 32)
+        base[(wi + 1) * stride] |= v >> (32 - sh);
+}
+
+void qfi_gptq_pack_qweight(const uint8_t *q, uint64_t o0, uint64_t nrows, uint64_t out,
+                           uint64_t in, int bits, uint32_t *qw)
+{
+    uint32_t mask = (1u << bits) - 1;
+    for (uint64_t r = 0; r < nrows; r++)
+        for (uint64_t i = 0; i < in; i++)
+            put_field(qw + o0 + r, out, i * (uint64_t)bits, bits, q[r * in + i] & mask);
+}
+
+void qfi_gptq_pack_qzeros(const uint8_t *z, uint64_t o0, uint64_t n, uint64_t out,
+                          uint64_t ngroups, int bits, int v1, uint32_t *qz)
+{
+    uint32_t mask = (1u << bits) - 1;
+    uint64_t zc = (out * (uint64_t)bits + 31) / 32;
+    for (uint64_t g = 0; g < ngroups; g++)
+        for (uint64_t o = o0; o < o0 + n; o++) {
+            uint32_t v = z[g * out + o];
+            put_field(qz + g * zc, 1, o * (uint64_t)bits, bits, (v1 ? v - 1u : v) & mask);
+        }
 }

@@ -1,0 +1,1148 @@
+/* lwrite.c - writing quantized layouts (GPTQ, AWQ) as Hugging Face-style checkpoints.
+ *
+ * Structure (see qf/lwrite.h for the contract):
+ *  - a target module (struct lw_mod) per output layout: option checks, the shapes it can
+ *    hold, its tensors, chunk encoding, and its quantization_config. GPTQ and AWQ are here;
+ *    another layout (bitsandbytes, compressed-tensors, MLX, FP8) is one more struct lw_mod
+ *    built on its pure encoders, added to `mods`;
+ *  - a repack table (struct lw_repack) per (source family, target layout): when the input
+ *    layer is already quantized in a form the target holds without loss (AWQ <-> GPTQ 4-bit,
+ *    awq.md §4), its entry writes the target's tensors from the source's codes instead of
+ *    dequantize + encode. The table is empty for now: every layer takes the lossy path;
+ *  - the driver: plan (one item per logical input tensor), optional GPTQ pre-pass (the v1/v2
+ *    choice needs every zero point before the header is written), then per item: plain
+ *    tensors copied or decoded to F16 in chunks, quantized layers decoded a chunk of rows at a
+ *    time, encoded into the layer's packed buffers and written when the layer is complete.
+ */
+#include "qf/lwrite.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "qf/kernels.h"
+#include "qf/types.h"
+#include "qf/writer.h"
+#include "layout_int.h"
+#include "lwrite_int.h"
+
+/* ---------------------------------------------------------------------------------------
+ * Helpers shared with the encoders */
+uint16_t qfi_lw_f16(float v)
+{
+    uint16_t h;
+    if (v > 65504.0f)
+        v = 65504.0f;
+    else if (v < -65504.0f)
+        v = -65504.0f;
+    if (qf_quantize(QF_TYPE_F16, &v, &h, 1, 1, NULL) < 0)
+        return 0x7e00;
+    return h;
+}
+
+float qfi_lw_f16_value(uint16_t h)
+{
+    float f = 0.0f;
+    qf_dequantize(QF_TYPE_F16, &h, &f, 1);
+    return f;
+}
+
+void qfi_lw_store_words(const uint32_t *w, uint64_t n, uint8_t *dst)
+{
+    for (uint64_t i = 0; i < n; i++)
+        qfi_store_le32(dst + 4 * i, w[i]);
+}
+
+/* ---------------------------------------------------------------------------------------
+ * Plan */
+struct lw_layer {
+    uint64_t out, in, ng, wz;
+    uint32_t *qw, *qz, *gidx, *perm, *goff;
+    uint64_t n_qw, n_qz;
+    uint16_t *sc;
+    uint64_t n_sc;
+    float *scale, *tmp;
+    uint8_t *zero, *q;
+};
+
+struct lw_mod;
+
+struct qf_lwrite_plan {
+    struct qf_model *m;
+    struct qf_layout *l;
+    const struct lw_mod *mod;
+    struct qf_lwrite_opts o;
+    int bits, sym;
+    int64_t G;            /* as configured: -1 per channel */
+    int v1;               /* GPTQ: -1 undecided (AUTO, asymmetric), 0 v2, 1 v1 */
+    int any_act;
+    struct qf_lwrite_item *it;
+    size_t n, cap;
+    char **notes;
+    size_t n_notes, cap_notes;
+    char scheme[96];
+    char *skipped;        /* AWQ modules_to_not_convert: JSON array text, built at plan time */
+};
+
+struct lw_mod {
+    const char *name;
+    int (*setup)(struct qf_lwrite_plan *p, struct qf_error *err);
+    /* NULL if a [out, in] layer fits, else why not */
+    const char *(*fits)(const struct qf_lwrite_plan *p, uint64_t out, uint64_t in);
+    uint64_t (*nbytes)(const struct qf_lwrite_plan *p, uint64_t out, uint64_t in);
+    int (*declare)(const struct qf_lwrite_plan *p, const char *base, uint64_t out, uint64_t in,
+                   struct qf_writer *w, struct qf_error *err);
+    int (*begin)(const struct qf_lwrite_plan *p, struct lw_layer *L, uint64_t chunk_rows);
+    /* encode rows [o0, o0 + n) of w; reconstructed values into what */
+    void (*encode)(const struct qf_lwrite_plan *p, struct lw_layer *L, const float *w,
+                   uint64_t o0, uint64_t n, float *what);
+    int (*write)(const struct qf_lwrite_plan *p, struct lw_layer *L, struct qf_writer *w,
+                 struct qf_error *err);
+    json_t *(*config)(const struct qf_lwrite_plan *p);
+    const char *sidecar; /* a second config file holding quantization_config, or NULL */
+};
+
+/* Lossless repack hook: writes the target's tensors of one layer straight from the source
+ * layer's parts. `can` says whether this layer qualifies (bits, g_idx, group size); `run`
+ * writes the same tensors `declare` declared. */
+struct lw_repack {
+    int src_family;      /* enum qf_lfamily */
+    const char *dst;     /* target module name */
+    int (*can)(const struct qf_lwrite_plan *p, const struct qf_ltensor *src);
+    int (*run)(const struct qf_lwrite_plan *p, const struct qf_ltensor *src,
+               struct qf_writer *w, struct qf_error *err);
+};
+static const struct lw_repack repacks[] = {
+    {0, NULL, NULL, NULL}, /* none yet: AWQ <-> GPTQ repack kernels go here */
+};
+
+static const struct lw_repack *find_repack(const struct qf_lwrite_plan *p,
+                                           const struct qf_ltensor *src)
+{
+    for (size_t i = 0; i < sizeof repacks / sizeof repacks[0]; i++)
+        if (repacks[i].dst && repacks[i].src_family == src->family &&
+            !strcmp(repacks[i].dst, p->mod->name) && repacks[i].can(p, src))
+            return &repacks[i];
+    return NULL;
+}
+
+static int note(struct qf_lwrite_plan *p, const char *fmt, ...) QF_PRINTF(2, 3);
+static int note(struct qf_lwrite_plan *p, const char *fmt, ...)
+{
+    char buf[600];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    char *s = strdup(buf);
+    if (!s || qfi_grow((void **)&p->notes, &p->cap_notes, p->n_notes + 1, sizeof *p->notes)) {
+        free(s);
+        return QF_ENOMEM;
+    }
+    p->notes[p->n_notes++] = s;
+    return QF_OK;
+}
+
+static uint64_t ngroups_of(const struct qf_lwrite_plan *p, uint64_t in)
+{
+    return p->G == -1 ? 1 : in / (uint64_t)p->G;
+}
+
+static void layer_free(struct lw_layer *L)
+{
+    free(L->qw);
+    free(L->qz);
+    free(L->gidx);
+    free(L->perm);
+    free(L->goff);
+    free(L->sc);
+    free(L->scale);
+    free(L->tmp);
+    free(L->zero);
+    free(L->q);
+    memset(L, 0, sizeof *L);
+}
+
+/* write n host-order words as LE bytes through a bounded buffer */
+static int write_words(struct qf_writer *w, const uint32_t *v, uint64_t n, struct qf_error *err)
+{
+    uint8_t buf[1 << 14];
+    for (uint64_t k = 0; k < n;) {
+        uint64_t m = n - k < sizeof buf / 4 ? n - k : sizeof buf / 4;
+        qfi_lw_store_words(v + k, m, buf);
+        int rc = qf_writer_write(w, buf, (size_t)(4 * m), err);
+        if (rc)
+            return rc;
+        k += m;
+    }
+    return QF_OK;
+}
+
+static int write_halves(struct qf_writer *w, const uint16_t *v, uint64_t n,
+                        struct qf_error *err)
+{
+    uint8_t buf[1 << 14];
+    for (uint64_t k = 0; k < n;) {
+        uint64_t m = n - k < sizeof buf / 2 ? n - k : sizeof buf / 2;
+        for (uint64_t i = 0; i < m; i++)
+            qfi_store_le16(buf + 2 * i, v[k + i]);
+        int rc = qf_writer_write(w, buf, (size_t)(2 * m), err);
+        if (rc)
+            return rc;
+        k += m;
+    }
+    return QF_OK;
+}
+
+static int add_tensor2(struct qf_writer *w, const char *base, const char *sfx, int type,
+                       uint64_t d0, uint64_t d1, int n_dims, struct qf_error *err)
+{
+    char nm[QFI_MAX_NAME + 32];
+    snprintf(nm, sizeof nm, "%s%s", base, sfx);
+    uint64_t sh[2] = {d0, d1};
+    return qf_writer_add_tensor(w, nm, type, n_dims, sh, err);
+}
+
+/* common buffers: params of the whole layer, codes and scratch of one chunk */
+static int begin_common(struct lw_layer *L, uint64_t chunk_rows)
+{
+    uint64_t np = L->ng * L->out;
+    L->scale = malloc(np * sizeof *L->scale);
+    L->zero = malloc(np ? np : 1);
+    L->q = malloc(chunk_rows * L->in);
+    L->tmp = malloc(L->in * sizeof *L->tmp);
+    return L->scale && L->zero && L->q && L->tmp ? QF_OK : QF_ENOMEM;
+}
+
+/* ---------------------------------------------------------------------------------------
+ * GPTQ target */
+static int gptq_setup(struct qf_lwrite_plan *p, struct qf_error *err)
+{
+    if (p->bits != 2 && p->bits != 3 && p->bits != 4 && p->bits != 8)
+        return qfi_error(err, QF_EINVAL, 0, NULL, -1, "GPTQ bits %d (2, 3, 4 or 8)", p->bits);
+    if (p->sym < 0)
+        p->sym = 1;
+    if (p->o.gptq_format < QF_LW_GPTQ_AUTO || p->o.gptq_format > QF_LW_GPTQ_V2)
+        return qfi_error(err, QF_EINVAL, 0, NULL, -1, "GPTQ format %d", p->o.gptq_format);
+    /* symmetric zero points are 2^(b-1) > 0: v1 always holds them */
+    p->v1 = p->o.gptq_format == QF_LW_GPTQ_V2 ? 0
+          : p->sym || p->o.gptq_format == QF_LW_GPTQ_V1 ? 1 : -1;
+    return QF_OK;
+}
+
+static const char *gptq_fits(const struct qf_lwrite_plan *p, uint64_t out, uint64_t in)
+{
+    if (in % 32 || out % 32)
+        return "in and out features must be multiples of 32 (AutoGPTQ's shapes)";
+    if (p->G != -1 && in % (uint64_t)p->G)
+        return "the group size does not divide in features";
+    return NULL;
+}
+
+static uint64_t gptq_nbytes(const struct qf_lwrite_plan *p, uint64_t out, uint64_t in)
+{
+    uint64_t b = (uint64_t)p->bits, ng = ngroups_of(p, in);
+    return 4 * (in * b / 32) * out + 4 * ng * (out * b / 32) + 2 * ng * out + 4 * in;
+}
+
+static int gptq_declare(const struct qf_lwrite_plan *p, const char *base, uint64_t out,
+                        uint64_t in, struct qf_writer *w, struct qf_error *err)
+{
+    uint64_t b = (uint64_t)p->bits, ng = ngroups_of(p, in);
+    int rc = add_tensor2(w, base, ".qweight", QF_TYPE_I32, in * b / 32, out, 2, err);
+    rc = rc ? rc : add_tensor2(w, base, ".qzeros", QF_TYPE_I32, ng, out * b / 32, 2, err);
+    rc = rc ? rc : add_tensor2(w, base, ".scales", QF_TYPE_F16, ng, out, 2, err);
+    rc = rc ? rc : add_tensor2(w, base, ".g_idx", QF_TYPE_I32, in, 0, 1, err);
+    return rc;
+}
+
+static int gptq_begin(const struct qf_lwrite_plan *p, struct lw_layer *L, uint64_t chunk_rows)
+{
+    uint64_t b = (uint64_t)p->bits;
+    L->n_qw = (L->in * b / 32) * L->out;
+    L->n_qz = L->ng * (L->out * b / 32);
+    L->qw = calloc(L->n_qw ? L->n_qw : 1, 4);
+    L->qz = calloc(L->n_qz ? L->n_qz : 1, 4);
+    if (!L->qw || !L->qz)
+        return QF_ENOMEM;
+    return begin_common(L, chunk_rows);
+}
+
+static void gptq_encode(const struct qf_lwrite_plan *p, struct lw_layer *L, const float *w,
+                        uint64_t o0, uint64_t n, float *what)
+{
+    qfi_gptq_encode_rows(w, o0, n, L->out, L->in, L->ng, L->perm, L->goff, p->bits, p->sym,
+                         L->scale, L->zero, L->q, L->tmp);
+    qfi_gptq_pack_qweight(L->q, o0, n, L->out, L->in, p->bits, L->qw);
+    uint64_t G = L->in / L->ng;
+    for (uint64_t r = 0; r < n; r++)
+        for (uint64_t i = 0; i < L->in; i++) {
+            uint64_t g = L->gidx ? L->gidx[i] : i / G;
+            uint64_t k = g * L->out + o0 + r;
+            what[r * L->in + i] = L->scale[k] * (float)((int)L->q[r * L->in + i] - L->zero[k]);
+        }
+}
+
+static int gptq_write(const struct qf_lwrite_plan *p, struct lw_layer *L, struct qf_writer *w,
+                      struct qf_error *err)
+{
+    qfi_gptq_pack_qzeros(L->zero, 0, L->out, L->out, L->ng, p->bits, p->v1 == 1, L->qz);
+    int rc = write_words(w, L->qw, L->n_qw, err);
+    rc = rc ? rc : write_words(w, L->qz, L->n_qz, err);
+    if (rc)
+        return rc;
+    uint64_t np = L->ng * L->out;
+    uint16_t *h = malloc((np ? np : 1) * sizeof *h);
+    uint32_t *gi = malloc(L->in * sizeof *gi);
+    if (!h || !gi) {
+        free(h);
+        free(gi);
+        return qfi_error(err, QF_ENOMEM, 0, NULL, -1, "out of memory");
+    }
+    for (uint64_t k = 0; k < np; k++)
+        h[k] = qfi_lw_f16(L->scale[k]);
+    uint64_t G = L->in / L->ng;
+    for (uint64_t i = 0; i < L->in; i++)
+        gi[i] = L->gidx ? L->gidx[i] : (uint32_t)(i / G);
+    rc = write_halves(w, h, np, err);
+    rc = rc ? rc : write_words(w, gi, L->in, err);
+    free(h);
+    free(gi);
+    return rc;
+}
+
+static json_t *gptq_config(const struct qf_lwrite_plan *p)
+{
+    /* AutoGPTQ BaseQuantizeConfig.to_dict(), in its order */
+    json_t *c = json_object();
+    json_object_set_new(c, "bits", json_integer(p->bits));
+    json_object_set_new(c, "group_size", json_integer(p->G));
+    json_object_set_new(c, "damp_percent", json_real(0.01));
+    json_object_set_new(c, "desc_act", json_boolean(p->any_act));
+    json_object_set_new(c, "static_groups", json_false());
+    json_object_set_new(c, "sym", json_boolean(p->sym));
+    json_object_set_new(c, "true_sequential", json_true());
+    json_object_set_new(c, "model_name_or_path", json_null());
+    json_object_set_new(c, "model_file_base_name", json_string("model"));
+    json_object_set_new(c, "quant_method", json_string("gptq"));
+    json_object_set_new(c, "checkpoint_format", json_string(p->v1 == 0 ? "gptq_v2" : "gptq"));
+    return c;
+}
+
+/* ---------------------------------------------------------------------------------------
+ * AWQ target */
+static int awq_setup(struct qf_lwrite_plan *p, struct qf_error *err)
+{
+    if (p->bits != 4)
+        return qfi_error(err, QF_EINVAL, 0, NULL, -1, "AWQ is 4-bit only (bits %d)", p->bits);
+    if (p->sym == 1)
+        return qfi_error(err, QF_EINVAL, 0, NULL, -1,
+                         "AWQ GEMM/GEMV hold zero points only (asymmetric); symmetric AWQ is "
+                         "the Marlin layout, not written");
+    p->sym = 0;
+    if (p->G == -1)
+        return qfi_error(err, QF_EINVAL, 0, NULL, -1, "AWQ needs a group size (no per-channel)");
+    if (p->o.awq_version == QF_LW_AWQ_GEMV && p->G != 32 && p->G != 64 && p->G < 128)
+        return qfi_error(err, QF_EINVAL, 0, NULL, -1,
+                         "AWQ GEMV group size %lld (32, 64 or at least 128)", (long long)p->G);
+    if (p->o.awq_version != QF_LW_AWQ_GEMM && p->o.awq_version != QF_LW_AWQ_GEMV)
+        return qfi_error(err, QF_EINVAL, 0, NULL, -1, "AWQ version %d", p->o.awq_version);
+    return QF_OK;
+}
+
+static const char *awq_fits(const struct qf_lwrite_plan *p, uint64_t out, uint64_t in)
+{
+    if (out % 8)
+        return "out features must be a multiple of 8";
+    if (in % (uint64_t)p->G)
+        return "the group size does not divide in features";
+    if (p->o.awq_version == QF_LW_AWQ_GEMV && in % 8)
+        return "in features must be a multiple of 8 (GEMV)";
+    return NULL;
+}
+
+static uint64_t awq_nbytes(const struct qf_lwrite_plan *p, uint64_t out, uint64_t in)
+{
+    uint64_t ng = in / (uint64_t)p->G;
+    if (p->o.awq_version == QF_LW_AWQ_GEMV) {
+        uint64_t wz = qfi_awq_gemv_zeros_width(in, (uint64_t)p->G);
+        return 4 * out * (in / 8) + 4 * out * wz + 2 * out * 8 * wz;
+    }
+    return 4 * in * (out / 8) + 4 * ng * (out / 8) + 2 * ng * out;
+}
+
+static int awq_declare(const struct qf_lwrite_plan *p, const char *base, uint64_t out,
+                       uint64_t in, struct qf_writer *w, struct qf_error *err)
+{
+    uint64_t ng = in / (uint64_t)p->G;
+    int rc;
+    if (p->o.awq_version == QF_LW_AWQ_GEMV) {
+        uint64_t wz = qfi_awq_gemv_zeros_width(in, (uint64_t)p->G);
+        rc = add_tensor2(w, base, ".qweight", QF_TYPE_I32, out, in / 8, 2, err);
+        rc = rc ? rc : add_tensor2(w, base, ".qzeros", QF_TYPE_I32, out, wz, 2, err);
+        rc = rc ? rc : add_tensor2(w, base, ".scales", QF_TYPE_F16, out, 8 * wz, 2, err);
+    } else {
+        rc = add_tensor2(w, base, ".qweight", QF_TYPE_I32, in, out / 8, 2, err);
+        rc = rc ? rc : add_tensor2(w, base, ".qzeros", QF_TYPE_I32, ng, out / 8, 2, err);
+        rc = rc ? rc : add_tensor2(w, base, ".scales", QF_TYPE_F16, ng, out, 2, err);
+    }
+    return rc;
+}
+
+static int awq_begin(const struct qf_lwrite_plan *p, struct lw_layer *L, uint64_t chunk_rows)
+{
+    if (p->o.awq_version == QF_LW_AWQ_GEMV) {
+        L->wz = qfi_awq_gemv_zeros_width(L->in, L->in / L->ng);
+        L->n_qw = L->out * (L->in / 8);
+        L->n_qz = L->out * L->wz;
+        L->n_sc = L->out * 8 * L->wz;
+    } else {
+        L->n_qw = L->in * (L->out / 8);
+        L->n_qz = L->ng * (L->out / 8);
+        L->n_sc = L->ng * L->out;
+    }
+    L->qw = calloc(L->n_qw ? L->n_qw : 1, 4);
+    L->qz = calloc(L->n_qz ? L->n_qz : 1, 4);
+    L->sc = calloc(L->n_sc ? L->n_sc : 1, 2);
+    if (!L->qw || !L->qz || !L->sc)
+        return QF_ENOMEM;
+    return begin_common(L, chunk_rows);
+}
+
+static void awq_encode(const struct qf_lwrite_plan *p, struct lw_layer *L, const float *w,
+                       uint64_t o0, uint64_t n, float *what)
+{
+    uint64_t G = L->in / L->ng;
+    qfi_awq_encode_rows(w, o0, n, L->out, L->in, G, L->scale, L->zero, L->q);
+    if (p->o.awq_version == QF_LW_AWQ_GEMV)
+        qfi_awq_pack_gemv(L->q, L->zero, L->scale, o0, n, L->out, L->in, L->ng, L->wz, L->qw,
+                          L->qz, L->sc);
+    else
+        qfi_awq_pack_gemm(L->q, L->zero, o0, n, L->out, L->in, L->ng, L->qw, L->qz);
+    /* as the reader decodes AWQ: (q - z) * scale rounded to f16 */
+    for (uint64_t r = 0; r < n; r++)
+        for (uint64_t i = 0; i < L->in; i++) {
+            uint64_t k = (i / G) * L->out + o0 + r;
+            float v = (float)((int)L->q[r * L->in + i] - L->zero[k]) * L->scale[k];
+            what[r * L->in + i] = qfi_lw_f16_value(qfi_lw_f16(v));
+        }
+}
+
+static int awq_write(const struct qf_lwrite_plan *p, struct lw_layer *L, struct qf_writer *w,
+                     struct qf_error *err)
+{
+    if (p->o.awq_version != QF_LW_AWQ_GEMV)
+        for (uint64_t k = 0; k < L->n_sc; k++)
+            L->sc[k] = qfi_lw_f16(L->scale[k]);
+    int rc = write_words(w, L->qw, L->n_qw, err);
+    rc = rc ? rc : write_words(w, L->qz, L->n_qz, err);
+    rc = rc ? rc : write_halves(w, L->sc, L->n_sc, err);
+    return rc;
+}
+
+static json_t *awq_config(const struct qf_lwrite_plan *p)
+{
+    /* AutoAWQ AwqConfig.to_transformers_dict() */
+    json_t *c = json_object();
+    json_object_set_new(c, "quant_method", json_string("awq"));
+    json_object_set_new(c, "zero_point", json_true());
+    json_object_set_new(c, "group_size", json_integer(p->G));
+    json_object_set_new(c, "bits", json_integer(4));
+    json_object_set_new(c, "version",
+                        json_string(p->o.awq_version == QF_LW_AWQ_GEMV ? "gemv" : "gemm"));
+    json_t *skip = p->skipped ? json_loads(p->skipped, 0, NULL) : NULL;
+    json_object_set_new(c, "modules_to_not_convert", skip ? skip : json_null());
+    return c;
+}
+
+static const struct lw_mod mods[] = {
+    {"gptq", gptq_setup, gptq_fits, gptq_nbytes, gptq_declare, gptq_begin, gptq_encode,
+     gptq_write, gptq_config, "quantize_config.json"},
+    {"awq", awq_setup, awq_fits, awq_nbytes, awq_declare, awq_begin, awq_encode, awq_write,
+     awq_config, NULL},
+};
+
+/* ---------------------------------------------------------------------------------------
+ * Which tensors are quantized */
+static int in_block(const char *name)
+{
+    static const char *const pre[] = {"layers.", "blk.", "h.", "blocks."};
+    for (size_t k = 0; k < sizeof pre / sizeof pre[0]; k++) {
+        size_t pl = strlen(pre[k]);
+        for (const char *s = name; (s = strstr(s, pre[k])); s++) {
+            if (s != name && s[-1] != '.')
+                continue;
+            const char *d = s + pl;
+            if (*d < '0' || *d > '9')
+                continue;
+            while (*d >= '0' && *d <= '9')
+                d++;
+            if (*d == '.')
+                return 1;
+        }
+    }
+    return 0;
+}
+
+static int is_linear(const char *name, const struct qf_ltensor *t)
+{
+    static const char *const lin[] = {
+        "fc1", "fc2", "fc_in", "fc_out", "dense", "dense_h_to_4h", "dense_4h_to_h",
+        "query_key_value", "c_attn", "c_proj", "c_fc", "w1", "w2", "w3", "wq", "wk", "wv", "wo",
+        "attn_q", "attn_k", "attn_v", "attn_output", "attn_qkv", "ffn_gate", "ffn_up",
+        "ffn_down"};
+    size_t n = strlen(name);
+    if (t->n_dims != 2 || n < 8 || strcmp(name + n - 7, ".weight") != 0 || !in_block(name))
+        return 0;
+    const char *end = name + n - 7, *start = end;
+    while (start > name && start[-1] != '.')
+        start--;
+    size_t ml = (size_t)(end - start);
+    if (ml >= 5 && !memcmp(end - 5, "_proj", 5))
+        return 1;
+    for (size_t k = 0; k < sizeof lin / sizeof lin[0]; k++)
+        if (strlen(lin[k]) == ml && !memcmp(start, lin[k], ml))
+            return 1;
+    return 0;
+}
+
+/* ---------------------------------------------------------------------------------------
+ * Plan */
+void qf_lwrite_opts_init(struct qf_lwrite_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->sym = -1;
+}
+
+void qf_lwrite_plan_free(struct qf_lwrite_plan *p)
+{
+    if (!p)
+        return;
+    for (size_t i = 0; i < p->n_notes; i++)
+        free(p->notes[i]);
+    free(p->notes);
+    free(p->it);
+    free(p->skipped);
+    qf_layout_free(p->l);
+    free(p);
+}
+
+size_t qf_lwrite_plan_n_items(const struct qf_lwrite_plan *p) { return p ? p->n : 0; }
+const struct qf_lwrite_item *qf_lwrite_plan_item(const struct qf_lwrite_plan *p, size_t i)
+{
+    return p && i < p->n ? &p->it[i] : NULL;
+}
+const char *qf_lwrite_plan_note(const struct qf_lwrite_plan *p, size_t i)
+{
+    return p && i < p->n_notes ? p->notes[i] : NULL;
+}
+
+static void make_scheme(struct qf_lwrite_plan *p)
+{
+    char gs[32];
+    if (p->G == -1)
+        snprintf(gs, sizeof gs, "per-channel");
+    else
+        snprintf(gs, sizeof gs, "g%lld", (long long)p->G);
+    if (!strcmp(p->mod->name, "gptq"))
+        snprintf(p->scheme, sizeof p->scheme, "gptq int%d %s %s%s %s", p->bits, gs,
+                 p->sym ? "sym" : "asym", p->any_act ? " act-order" : "",
+                 p->v1 < 0 ? "v1|v2" : p->v1 ? "v1" : "v2");
+    else
+        snprintf(p->scheme, sizeof p->scheme, "awq %s int4 %s",
+                 p->o.awq_version == QF_LW_AWQ_GEMV ? "gemv" : "gemm", gs);
+}
+
+const char *qf_lwrite_plan_scheme(const struct qf_lwrite_plan *p) { return p ? p->scheme : NULL; }
+
+static int plain_type(int t)
+{
+    const char *d = qf_type_st_dtype(t);
+    return d ? t : QF_TYPE_F16;
+}
+
+static int append_skipped(struct qf_lwrite_plan *p, const char *name)
+{
+    json_t *a = p->skipped ? json_loads(p->skipped, 0, NULL) : json_array();
+    size_t n = strlen(name);
+    if (!a)
+        return QF_ENOMEM;
+    json_array_append_new(a, json_stringn(name, n > 7 ? n - 7 : n)); /* the module name */
+    char *s = json_dumps(a, JSON_COMPACT);
+    json_decref(a);
+    if (!s)
+        return QF_ENOMEM;
+    free(p->skipped);
+    p->skipped = s;
+    return QF_OK;
+}
+
+int qf_lwrite_plan_new(struct qf_model *m, const struct qf_lwrite_opts *o,
+                       struct qf_lwrite_plan **out, struct qf_error *err)
+{
+    if (!m || !o || !out)
+        return qfi_error(err, QF_EINVAL, 0, NULL, -1, "qf_lwrite_plan_new: NULL argument");
+    *out = NULL;
+    const struct lw_mod *mod = NULL;
+    for (size_t k = 0; o->layout && k < sizeof mods / sizeof mods[0]; k++)
+        if (!strcmp(o->layout, mods[k].name))
+            mod = &mods[k];
+    if (!mod)
+        return qfi_error(err, QF_EINVAL, 0, NULL, -1, "unknown layout '%s' (gptq, awq)",
+                         o->layout ? o->layout : "(none)");
+    struct qf_lwrite_plan *p = calloc(1, sizeof *p);
+    if (!p)
+        return qfi_error(err, QF_ENOMEM, 0, NULL, -1, "out of memory");
+    p->m = m;
+    p->mod = mod;
+    p->o = *o;
+    p->bits = o->bits ? o->bits : 4;
+    p->sym = o->sym;
+    int rc = qf_layout_scan(m, 0, &p->l, err);
+    if (rc) {
+        qf_lwrite_plan_free(p);
+        return rc;
+    }
+    /* group size: asked, else the input layout's, else 128 */
+    p->G = o->group_size;
+    if (p->G == 0) {
+        p->G = 128;
+        for (size_t i = 0; i < qf_layout_n_tensors(p->l); i++) {
+            const struct qf_ltensor *t = qf_layout_tensor(p->l, i);
+            if (t->family != QF_LAYOUT_PLAIN) {
+                p->G = (uint64_t)t->group_size == t->shape[1] && t->group_size != 128
+                           ? -1 : t->group_size;
+                break;
+            }
+        }
+    }
+    if (p->G < -1 || p->G == 0 || p->G > (int64_t)1 << 31) {
+        rc = qfi_error(err, QF_EINVAL, 0, NULL, -1, "group size %lld (a positive number or -1)",
+                       (long long)p->G);
+        goto fail;
+    }
+    if ((rc = mod->setup(p, err)))
+        goto fail;
+    size_t n = qf_layout_n_tensors(p->l), nq = 0;
+    p->it = calloc(n ? n : 1, sizeof *p->it);
+    if (!p->it) {
+        rc = qfi_error(err, QF_ENOMEM, 0, NULL, -1, "out of memory");
+        goto fail;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const struct qf_ltensor *t = qf_layout_tensor(p->l, i);
+        struct qf_lwrite_item *it = &p->it[p->n++];
+        it->name = t->name;
+        it->src = t;
+        it->n_dims = t->n_dims;
+        memcpy(it->shape, t->shape, sizeof it->shape);
+        const char *why = NULL;
+        if (is_linear(t->name, t) && !(why = mod->fits(p, t->shape[0], t->shape[1]))) {
+            it->quantized = 1;
+            it->lossy = 1;
+            it->ngroups = ngroups_of(p, t->shape[1]);
+            it->nbytes = mod->nbytes(p, t->shape[0], t->shape[1]);
+            if (t->family == QF_LAYOUT_GPTQ && t->act_order && !strcmp(mod->name, "gptq")) {
+                if (!o->no_act_order && p->G != -1 && t->group_size == p->G) {
+                    it->act_order = 1;
+                    p->any_act = 1;
+                } else if ((rc = note(p, "'%s': the input's act-order g_idx is not kept "
+                                         "(group size changed or --no-act-order)", t->name))) {
+                    goto oom;
+                }
+            } else if (t->act_order && (rc = note(p, "'%s': act-order g_idx dropped (%s has "
+                                                     "no g_idx)", t->name, mod->name))) {
+                goto oom;
+            }
+            nq++;
+            continue;
+        }
+        if (why) {
+            if ((rc = note(p, "'%s' [%llu, %llu] kept unquantized: %s", t->name,
+                           (unsigned long long)t->shape[0], (unsigned long long)t->shape[1],
+                           why)))
+                goto oom;
+            if (!strcmp(mod->name, "awq") && (rc = append_skipped(p, t->name)))
+                goto oom;
+        }
+        it->out_type = t->family == QF_LAYOUT_PLAIN ? plain_type(t->parts[0]->type)
+                                                     : QF_TYPE_F16;
+        it->lossy = t->family != QF_LAYOUT_PLAIN || it->out_type != t->parts[0]->type;
+        int64_t nb = qf_type_nbytes(it->out_type, t->n_dims ? t->shape[t->n_dims - 1] : 1,
+                                    t->nelem);
+        it->nbytes = nb > 0 ? (uint64_t)nb : 0;
+    }
+    if (nq == 0) {
+        rc = qfi_error(err, QF_EUNSUPPORTED, 0, qf_model_file(m, 0)->path, -1,
+                       "no linear layer to quantize (2-D '*_proj.weight'-style tensors inside "
+                       "'layers.N.' / 'blk.N.' blocks that fit the %s shapes)", mod->name);
+        goto fail;
+    }
+    make_scheme(p);
+    *out = p;
+    return QF_OK;
+oom:
+    rc = qfi_error(err, QF_ENOMEM, 0, NULL, -1, "out of memory");
+fail:
+    qf_lwrite_plan_free(p);
+    return rc;
+}
+
+void qf_lwrite_plan_totals(const struct qf_lwrite_plan *p, struct qf_convert_stats *all,
+                           size_t *worst)
+{
+    struct qf_convert_stats s;
+    memset(&s, 0, sizeof s);
+    size_t w = SIZE_MAX;
+    for (size_t k = 0; p && k < p->n; k++) {
+        const struct qf_lwrite_item *it = &p->it[k];
+        if (!it->measured)
+            continue;
+        s.n += it->stats.n;
+        s.n_nonfinite += it->stats.n_nonfinite;
+        s.sum_sq += it->stats.sum_sq;
+        s.sse += it->stats.sse;
+        s.max_abs = it->stats.max_abs > s.max_abs ? it->stats.max_abs : s.max_abs;
+        if (w == SIZE_MAX || it->stats.snr_db < p->it[w].stats.snr_db)
+            w = k;
+    }
+    s.rmse = s.n ? sqrt(s.sse / (double)s.n) : 0.0;
+    s.snr_db = s.sse > 0 ? 10.0 * log10(s.sum_sq / s.sse) : INFINITY;
+    if (all)
+        *all = s;
+    if (worst)
+        *worst = w;
+}
+
+/* ---------------------------------------------------------------------------------------
+ * Run */
+struct lw_run {
+    struct qf_lwrite_plan *p;
+    const struct qf_lwrite_run_opts *ro;
+    uint64_t chunk, done, total;
+    float *w, *what;
+    uint64_t wcap;
+};
+
+static void stats_add(struct qf_convert_stats *s, const float *x, const float *y, uint64_t n)
+{
+    for (uint64_t k = 0; k < n; k++) {
+        if (!isfinite(x[k])) {
+            s->n_nonfinite++;
+            continue;
+        }
+        double d = (double)y[k] - (double)x[k];
+        s->n++;
+        s->sum_sq += (double)x[k] * (double)x[k];
+        s->sse += d * d;
+        if (fabs(d) > s->max_abs)
+            s->max_abs = fabs(d);
+    }
+}
+
+static void stats_end(struct qf_lwrite_item *it)
+{
+    struct qf_convert_stats *s = &it->stats;
+    s->rmse = s->n ? sqrt(s->sse / (double)s->n) : 0.0;
+    s->snr_db = s->sse > 0 ? 10.0 * log10(s->sum_sq / s->sse) : INFINITY;
+    it->measured = 1;
+}
+
+static int grow_bufs(struct lw_run *R, uint64_t n, struct qf_error *err)
+{
+    if (n <= R->wcap)
+        return QF_OK;
+    free(R->w);
+    free(R->what);
+    R->w = malloc(n * sizeof *R->w);
+    R->what = malloc(n * sizeof *R->what);
+    R->wcap = R->w && R->what ? n : 0;
+    return R->wcap ? QF_OK : qfi_error(err, QF_ENOMEM, 0, NULL, -1, "out of memory");
+}
+
+static int tick(struct lw_run *R, uint64_t bytes, struct qf_error *err)
+{
+    R->done += bytes;
+    if (R->ro->progress && R->ro->progress(R->ro->ctx, R->done, R->total))
+        return qfi_error(err, QF_EIO, EINTR, NULL, -1, "cancelled");
+    return QF_OK;
+}
+
+static uint64_t rows_per_chunk(const struct lw_run *R, uint64_t row_len)
+{
+    uint64_t r = row_len ? R->chunk / row_len : 1;
+    return r ? r : 1;
+}
+
+/* The act-order g_idx of a GPTQ input layer, validated, and its group order. */
+static int load_gidx(struct lw_run *R, const struct qf_lwrite_item *it, struct lw_layer *L,
+                     struct qf_error *err)
+{
+    const struct qf_tensor *gt = it->src->parts[QF_LPART_G_IDX];
+    if (!gt || gt->nbytes != 4 * L->in)
+        return qfi_error(err, QF_EFORMAT, 0, NULL, -1, "'%s': g_idx missing", it->name);
+    L->gidx = malloc(L->in * sizeof *L->gidx);
+    L->perm = malloc(L->in * sizeof *L->perm);
+    L->goff = malloc((L->ng + 1) * sizeof *L->goff);
+    if (!L->gidx || !L->perm || !L->goff)
+        return qfi_error(err, QF_ENOMEM, 0, NULL, -1, "out of memory");
+    int rc = qf_model_read(R->p->m, gt, 0, L->gidx, (size_t)gt->nbytes, err);
+    if (rc)
+        return rc;
+    for (uint64_t i = 0; i < L->in; i++)
+        L->gidx[i] = qfi_load_le32(&L->gidx[i]);
+    if (qfi_gptq_group_order(L->gidx, L->in, L->ng, L->perm, L->goff))
+        return qfi_error(err, QF_EFORMAT, 0, qf_model_file(R->p->m, (size_t)gt->file_index)->path,
+                         (int64_t)gt->offset, "'%s': g_idx out of range", it->name);
+    return QF_OK;
+}
+
+/* Encode one quantized layer chunk by chunk; with w == NULL only the parameters (pre-pass). */
+static int encode_layer(struct lw_run *R, struct qf_lwrite_item *it, struct lw_layer *L,
+                        int measure, struct qf_error *err)
+{
+    struct qf_lwrite_plan *p = R->p;
+    memset(L, 0, sizeof *L);
+    L->out = it->shape[0];
+    L->in = it->shape[1];
+    L->ng = it->ngroups;
+    uint64_t cr = rows_per_chunk(R, L->in);
+    if (cr > L->out)
+        cr = L->out;
+    int rc = p->mod->begin(p, L, cr);
+    if (rc)
+        return qfi_error(err, QF_ENOMEM, 0, NULL, -1, "out of memory for layer '%s'", it->name);
+    if (it->act_order && (rc = load_gidx(R, it, L, err)))
+        return rc;
+    if ((rc = grow_bufs(R, cr * L->in, err)))
+        return rc;
+    if (measure)
+        memset(&it->stats, 0, sizeof it->stats);
+    for (uint64_t o0 = 0; o0 < L->out; o0 += cr) {
+        uint64_t n = L->out - o0 < cr ? L->out - o0 : cr;
+        rc = qf_layout_dequantize(p->m, p->l, it->src, o0, n, R->w, err);
+        if (rc)
+            return rc;
+        p->mod->encode(p, L, R->w, o0, n, R->what);
+        if (measure)
+            stats_add(&it->stats, R->w, R->what, n * L->in);
+    }
+    if (measure)
+        stats_end(it);
+    return QF_OK;
+}
+
+static int write_plain(struct lw_run *R, struct qf_lwrite_item *it, struct qf_writer *w,
+                       struct qf_error *err)
+{
+    struct qf_lwrite_plan *p = R->p;
+    const struct qf_ltensor *t = it->src;
+    if (t->family == QF_LAYOUT_PLAIN && it->out_type == t->parts[0]->type) {
+        const struct qf_tensor *pt = t->parts[0];
+        uint64_t step = 4 * R->chunk;
+        if (grow_bufs(R, R->chunk, err))
+            return QF_ENOMEM;
+        for (uint64_t off = 0; off < pt->nbytes; off += step) {
+            size_t len = (size_t)(pt->nbytes - off < step ? pt->nbytes - off : step);
+            int rc = qf_model_read(p->m, pt, off, R->w, len, err);
+            rc = rc ? rc : qf_writer_write(w, R->w, len, err);
+            rc = rc ? rc : tick(R, len, err);
+            if (rc)
+                return rc;
+        }
+        return QF_OK;
+    }
+    /* decode to f32, encode as F16 */
+    uint64_t row_len = t->n_dims ? t->shape[t->n_dims - 1] : 1;
+    uint64_t rows = row_len ? t->nelem / row_len : 0;
+    if (t->family != QF_LAYOUT_PLAIN)
+        rows = t->shape[0], row_len = t->shape[1];
+    uint64_t cr = rows_per_chunk(R, row_len);
+    if (grow_bufs(R, cr * row_len, err))
+        return QF_ENOMEM;
+    for (uint64_t r0 = 0; r0 < rows; r0 += cr) {
+        uint64_t n = rows - r0 < cr ? rows - r0 : cr;
+        int rc = qf_layout_dequantize(p->m, p->l, t, r0, n, R->w, err);
+        if (rc)
+            return rc;
+        uint16_t *h = (uint16_t *)(void *)R->what;
+        if (qf_quantize(QF_TYPE_F16, R->w, h, n, row_len, NULL) < 0)
+            return qfi_error(err, QF_EINTERNAL, 0, NULL, -1, "'%s': f16 encoding", it->name);
+        uint8_t *b = (uint8_t *)R->what; /* the f16 values, made little-endian in place */
+        for (uint64_t k = 0; k < n * row_len; k++) {
+            uint16_t v = h[k];
+            qfi_store_le16(b + 2 * k, v);
+        }
+        rc = qf_writer_write(w, b, (size_t)(2 * n * row_len), err);
+        rc = rc ? rc : tick(R, 2 * n * row_len, err);
+        if (rc)
+            return rc;
+    }
+    return QF_OK;
+}
+
+static int pathcat(char *dst, size_t n, const char *dir, const char *name, struct qf_error *err)
+{
+    if ((size_t)snprintf(dst, n, "%s/%s", dir, name) >= n)
+        return qfi_error(err, QF_ELIMIT, 0, dir, -1, "output path too long");
+    return QF_OK;
+}
+
+/* Write a small file atomically: temporary file in dir, fsync, rename. */
+static int write_small(const char *dir, const char *name, const char *data, size_t len,
+                       int no_fsync, struct qf_error *err)
+{
+    char path[4096], tmp[4096];
+    int rc = pathcat(path, sizeof path, dir, name, err);
+    if (rc)
+        return rc;
+    if ((size_t)snprintf(tmp, sizeof tmp, "%s/.%s.qf-tmp-%ld-XXXXXX", dir, name,
+                         (long)getpid()) >= sizeof tmp)
+        return qfi_error(err, QF_ELIMIT, 0, dir, -1, "output path too long");
+    int fd = mkstemp(tmp);
+    if (fd < 0)
+        return qfi_error(err, QF_EIO, errno, tmp, -1, "cannot create: %s", strerror(errno));
+    int e = 0;
+    for (size_t o = 0; o < len && !e;) {
+        ssize_t k = write(fd, data + o, len - o);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            e = errno ? errno : EIO;
+        else
+            o += (size_t)k;
+    }
+    if (!e && !no_fsync && fsync(fd) != 0)
+        e = errno;
+    if (!e && fchmod(fd, 0644) != 0)
+        e = errno;
+    if (close(fd) != 0 && !e)
+        e = errno;
+    if (!e && rename(tmp, path) != 0)
+        e = errno;
+    if (e) {
+        unlink(tmp);
+        return qfi_error(err, QF_EIO, e, path, -1, "cannot write: %s", strerror(e));
+    }
+    return QF_OK;
+}
+
+static int write_configs(struct qf_lwrite_plan *p, const char *dir, int no_fsync,
+                         struct qf_error *err)
+{
+    json_t *root = NULL;
+    for (size_t i = 0; i < qf_model_n_files(p->m); i++) {
+        const struct qf_file_info *f = qf_model_file(p->m, i);
+        const char *b = strrchr(f->path, '/');
+        b = b ? b + 1 : f->path;
+        if (f->role && !strcmp(f->role, "config") && !strcmp(b, "config.json")) {
+            void *j;
+            int rc = qfi_json_load_file(f->path, &j, err);
+            if (rc)
+                return rc;
+            root = j;
+            break;
+        }
+    }
+    if (!root)
+        root = json_object();
+    json_t *qc = p->mod->config(p);
+    int rc = QF_OK;
+    if (!root || !qc || json_object_set(root, "quantization_config", qc)) {
+        rc = qfi_error(err, QF_ENOMEM, 0, NULL, -1, "out of memory");
+        goto done;
+    }
+    /* transformers' PretrainedConfig.to_json_string: sorted keys, indent 2, final newline */
+    char *s = json_dumps(root, JSON_INDENT(2) | JSON_SORT_KEYS);
+    if (!s) {
+        rc = qfi_error(err, QF_ENOMEM, 0, NULL, -1, "out of memory");
+        goto done;
+    }
+    size_t sl = strlen(s);
+    char *s2 = realloc(s, sl + 2);
+    if (!s2) {
+        free(s);
+        rc = qfi_error(err, QF_ENOMEM, 0, NULL, -1, "out of memory");
+        goto done;
+    }
+    s2[sl] = '\n';
+    s2[sl + 1] = '\0';
+    rc = write_small(dir, "config.json", s2, sl + 1, no_fsync, err);
+    free(s2);
+    if (!rc && p->mod->sidecar) {
+        /* AutoGPTQ's save_pretrained: json.dump(indent=2), no final newline */
+        char *q = json_dumps(qc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        if (!q)
+            rc = qfi_error(err, QF_ENOMEM, 0, NULL, -1, "out of memory");
+        else
+            rc = write_small(dir, p->mod->sidecar, q, strlen(q), no_fsync, err);
+        free(q);
+    }
+done:
+    json_decref(qc);
+    json_decref(root);
+    return rc;
+}
+
+static int kv_str(struct qf_writer *w, const char *k, const char *v, struct qf_error *err)
+{
+    struct qf_value val;
+    memset(&val, 0, sizeof val);
+    val.type = QF_V_STRING;
+    val.v.s.ptr = v;
+    val.v.s.len = strlen(v);
+    return qf_writer_add_kv(w, k, &val, err);
+}
+
+static int st_metadata(const struct qf_lwrite_plan *p, struct qf_writer *w, struct qf_error *err)
+{
+    int rc = kv_str(w, "format", "pt", err);
+    if (rc || strcmp(p->mod->name, "gptq"))
+        return rc;
+    char b[32], g[32];
+    snprintf(b, sizeof b, "%d", p->bits);
+    snprintf(g, sizeof g, "%lld", (long long)p->G);
+    rc = kv_str(w, "gptq_bits", b, err);
+    rc = rc ? rc : kv_str(w, "gptq_group_size", g, err);
+    rc = rc ? rc : kv_str(w, "gptq_desc_act", p->any_act ? "True" : "False", err);
+    rc = rc ? rc : kv_str(w, "gptq_damp_percent", "0.01", err);
+    rc = rc ? rc : kv_str(w, "gptq_checkpoint_format", p->v1 == 0 ? "gptq_v2" : "gptq", err);
+    rc = rc ? rc : kv_str(w, "gptq_quant_method", "gptq", err);
+    return rc;
+}
+
+/* GPTQ AUTO / V1 with asymmetric zero points: find whether any zero point is 0 */
+static int prepass(struct lw_run *R, struct qf_error *err)
+{
+    struct qf_lwrite_plan *p = R->p;
+    for (size_t i = 0; i < p->n; i++) {
+        struct qf_lwrite_item *it = &p->it[i];
+        if (!it->quantized)
+            continue;
+        struct lw_layer L;
+        int rc = encode_layer(R, it, &L, 0, err);
+        uint64_t nz = 0;
+        for (uint64_t k = 0; !rc && k < L.ng * L.out; k++)
+            nz += L.zero[k] == 0;
+        layer_free(&L);
+        if (rc)
+            return rc;
+        if (nz && p->o.gptq_format == QF_LW_GPTQ_V1)
+            return qfi_error(err, QF_EUNSUPPORTED, 0, NULL, -1,
+                             "'%s': %llu asymmetric zero points are 0, which GPTQ v1 cannot "
+                             "store (gptq_v2 can: use the v2 format, or symmetric)",
+                             it->name, (unsigned long long)nz);
+        if (nz && p->v1 != 0) {
+            p->v1 = 0;
+            if (note(p, "'%s': %llu zero points are 0, which GPTQ v1 cannot store: writing "
+                        "checkpoint_format gptq_v2", it->name, (unsigned long long)nz))
+                return qfi_error(err, QF_ENOMEM, 0, NULL, -1, "out of memory");
+        }
+    }
+    if (p->v1 < 0)
+        p->v1 = 1;
+    make_scheme(p);
+    return QF_OK;
+}
+
+int qf_lwrite_run(struct qf_lwrite_plan *p, const char *dir, const struct qf_lwrite_run_opts *ro,
+                  struct qf_error *err)
+{
+    struct qf_lwrite_run_opts dflt;
+    if (!ro) {
+        memset(&dflt, 0, sizeof dflt);
+        ro = &dflt;
+    }
+    if (!p || !dir || !*dir)
+        return qfi_error(err, QF_EINVAL, 0, NULL, -1, "qf_lwrite_run: bad argument");
+    struct stat st;
+    if (stat(dir, &st) != 0) {
+        if (errno != ENOENT || mkdir(dir, 0777) != 0)
+            return qfi_error(err, QF_EIO, errno, dir, -1, "cannot create the directory: %s",
+                             strerror(errno));
+    } else if (!S_ISDIR(st.st_mode)) {
+        return qfi_error(err, QF_EIO, ENOTDIR, dir, -1, "not a directory");
+    }
+    const char *files[] = {"model.safetensors", "config.json", p->mod->sidecar};
+    char path[4096];
+    for (size_t k = 0; k < 3 && !ro->force; k++) {
+        if (!files[k])
+            continue;
+        int rc = pathcat(path, sizeof path, dir, files[k], err);
+        if (rc)
+            return rc;
+        if (access(path, F_OK) == 0)
+            return qfi_error(err, QF_EIO, EEXIST, path, -1, "exists (replace it with force)");
+    }
+    struct lw_run R;
+    memset(&R, 0, sizeof R);
+    R.p = p;
+    R.ro = ro;
+    R.chunk = ro->chunk_elems ? ro->chunk_elems : (1u << 20);
+    for (size_t i = 0; i < p->n; i++)
+        R.total += p->it[i].nbytes;
+    int rc = QF_OK;
+    if (p->v1 < 0 || (p->o.gptq_format == QF_LW_GPTQ_V1 && !p->sym))
+        rc = prepass(&R, err);
+    struct qf_writer *w = NULL;
+    struct qf_writer_opts wo;
+    memset(&wo, 0, sizeof wo);
+    wo.keep_order = 1;
+    wo.no_fsync = ro->no_fsync;
+    if (!rc)
+        rc = pathcat(path, sizeof path, dir, "model.safetensors", err);
+    if (!rc)
+        rc = qf_writer_new("safetensors", path, &wo, &w, err);
+    if (!rc)
+        rc = st_metadata(p, w, err);
+    for (size_t i = 0; !rc && i < p->n; i++) {
+        const struct qf_lwrite_item *it = &p->it[i];
+        if (it->quantized) {
+            char base[QFI_MAX_NAME + 8];
+            size_t bl = strlen(it->name) - 7; /* ".weight" */
+            if (bl >= sizeof base)
+                bl = sizeof base - 1;
+            memcpy(base, it->name, bl);
+            base[bl] = '\0';
+            rc = p->mod->declare(p, base, it->shape[0], it->shape[1], w, err);
+        } else {
+            rc = qf_writer_add_tensor(w, it->name, it->out_type, it->n_dims, it->shape, err);
+        }
+    }
+    if (!rc)
+        rc = qf_writer_begin_data(w, err);
+    for (size_t i = 0; !rc && i < p->n; i++) {
+        struct qf_lwrite_item *it = &p->it[i];
+        if (!it->quantized) {
+            rc = write_plain(&R, it, w, err);
+            continue;
+        }
+        const struct lw_repack *rp = find_repack(p, it->src);
+        if (rp) {
+            rc = rp->run(p, it->src, w, err);
+            rc = rc ? rc : tick(&R, it->nbytes, err);
+            continue;
+        }
+        struct lw_layer L;
+        rc = encode_layer(&R, it, &L, 1, err);
+        if (!rc)
+            rc = p->mod->write(p, &L, w, err);
+        layer_free(&L);
+        rc = rc ? rc : tick(&R, it->nbytes, err);
+    }
+    if (!rc)
+        rc = qf_writer_commit(w, err);
+    qf_writer_free(w);
+    free(R.w);
+    free(R.what);
+    if (!rc)
+        rc = write_configs(p, dir, ro->no_fsync, err);
+    return rc;
+}
