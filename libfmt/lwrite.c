@@ -934,10 +934,43 @@ static int write_small(const char *dir, const char *name, const char *data, size
     return QF_OK;
 }
 
+/* The input's config.json with "quantization_config" added as the last key, its text kept as
+ * it was (numbers stay as written); NULL if it cannot be spliced (then it is re-serialised). */
+static char *splice_config(const char *path, const char *qc_text)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    char *t = NULL;
+    long n = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
+    if (n > 0 && (uint64_t)n <= QFI_MAX_JSON_BYTES && fseek(f, 0, SEEK_SET) == 0 &&
+        (t = malloc((size_t)n + strlen(qc_text) + 64)) && fread(t, 1, (size_t)n, f) != (size_t)n) {
+        free(t);
+        t = NULL;
+    }
+    fclose(f);
+    if (!t)
+        return NULL;
+    long e = n - 1; /* the object's closing brace: the last non-blank character */
+    while (e >= 0 && (t[e] == ' ' || t[e] == '\n' || t[e] == '\r' || t[e] == '\t'))
+        e--;
+    long b = e - 1;
+    while (b >= 0 && (t[b] == ' ' || t[b] == '\n' || t[b] == '\r' || t[b] == '\t'))
+        b--;
+    if (e < 1 || t[e] != '}' || b < 0) {
+        free(t);
+        return NULL;
+    }
+    sprintf(t + b + 1, "%s\n  \"quantization_config\": %s\n}\n", t[b] == '{' ? "" : ",",
+            qc_text);
+    return t;
+}
+
 static int write_configs(struct qf_lwrite_plan *p, const char *dir, int no_fsync,
                          struct qf_error *err)
 {
     json_t *root = NULL;
+    const char *cfg_path = NULL;
     for (size_t i = 0; i < qf_model_n_files(p->m); i++) {
         const struct qf_file_info *f = qf_model_file(p->m, i);
         const char *b = strrchr(f->path, '/');
@@ -948,34 +981,64 @@ static int write_configs(struct qf_lwrite_plan *p, const char *dir, int no_fsync
             if (rc)
                 return rc;
             root = j;
+            cfg_path = f->path;
             break;
         }
     }
     if (!root)
         root = json_object();
     json_t *qc = p->mod->config(p);
-    int rc = QF_OK;
+    char *s = NULL, *qt = NULL;
+    int rc = QF_OK, had_qc = root && json_object_get(root, "quantization_config") != NULL;
     if (!root || !qc || json_object_set(root, "quantization_config", qc)) {
         rc = qfi_error(err, QF_ENOMEM, 0, NULL, -1, "out of memory");
         goto done;
     }
-    /* transformers' PretrainedConfig.to_json_string: sorted keys, indent 2, final newline */
-    char *s = json_dumps(root, JSON_INDENT(2) | JSON_SORT_KEYS);
+    /* transformers' PretrainedConfig.to_json_string: sorted keys, indent 2, final newline;
+     * nested under quantization_config, so indented by 2 more */
+    qt = json_dumps(qc, JSON_INDENT(2) | JSON_SORT_KEYS);
+    if (!qt) {
+        rc = qfi_error(err, QF_ENOMEM, 0, NULL, -1, "out of memory");
+        goto done;
+    }
+    size_t nl = 0;
+    for (const char *c = qt; *c; c++)
+        nl += *c == '\n';
+    char *qi = malloc(strlen(qt) + 2 * nl + 1);
+    if (!qi) {
+        rc = qfi_error(err, QF_ENOMEM, 0, NULL, -1, "out of memory");
+        goto done;
+    }
+    size_t o = 0;
+    for (const char *c = qt; *c; c++) {
+        qi[o++] = *c;
+        if (*c == '\n')
+            qi[o++] = ' ', qi[o++] = ' ';
+    }
+    qi[o] = '\0';
+    free(qt);
+    qt = qi;
+    if (cfg_path && !had_qc)
+        s = splice_config(cfg_path, qt);
     if (!s) {
-        rc = qfi_error(err, QF_ENOMEM, 0, NULL, -1, "out of memory");
-        goto done;
-    }
-    size_t sl = strlen(s);
-    char *s2 = realloc(s, sl + 2);
-    if (!s2) {
+        json_object_del(root, "quantization_config");
+        s = json_object_size(root) ? json_dumps(root, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
+        size_t sl = s ? strlen(s) : 0;
+        char *s2 = malloc(sl + strlen(qt) + 64);
+        if (!s2) {
+            rc = qfi_error(err, QF_ENOMEM, 0, NULL, -1, "out of memory");
+            goto done;
+        }
+        if (s) { /* every key, then quantization_config last, as the splice does */
+            memcpy(s2, s, sl - 2); /* drop "\n}" */
+            sprintf(s2 + sl - 2, ",\n  \"quantization_config\": %s\n}\n", qt);
+        } else {
+            sprintf(s2, "{\n  \"quantization_config\": %s\n}\n", qt);
+        }
         free(s);
-        rc = qfi_error(err, QF_ENOMEM, 0, NULL, -1, "out of memory");
-        goto done;
+        s = s2;
     }
-    s2[sl] = '\n';
-    s2[sl + 1] = '\0';
-    rc = write_small(dir, "config.json", s2, sl + 1, no_fsync, err);
-    free(s2);
+    rc = write_small(dir, "config.json", s, strlen(s), no_fsync, err);
     if (!rc && p->mod->sidecar) {
         /* AutoGPTQ's save_pretrained: json.dump(indent=2), no final newline */
         char *q = json_dumps(qc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
@@ -986,6 +1049,8 @@ static int write_configs(struct qf_lwrite_plan *p, const char *dir, int no_fsync
         free(q);
     }
 done:
+    free(s);
+    free(qt);
     json_decref(qc);
     json_decref(root);
     return rc;

@@ -4,6 +4,7 @@
  *   qconvert --type F16 hf-dir/ -o out.gguf          a Hugging Face checkpoint to GGUF
  *   qconvert --type F32 in.gguf -o out.safetensors   dequantize
  *   qconvert --type Q8_0 --dry-run in.gguf           print the plan, write nothing
+ *   qconvert --layout gptq --bits 4 hf-dir/ -o out/  a GPTQ (or AWQ) checkpoint directory
  *
  * The tool parses options and prints; the plan and the streaming are libqfmt's
  * (qf/convert.h).
@@ -22,6 +23,7 @@
 #include <unistd.h>
 
 #include "qf/qf.h"
+#include "qf/lwrite.h"
 
 #include "cli_msg.h"
 #include "cli_opt.h"
@@ -42,6 +44,14 @@ enum {
     OPT_JSON,
     OPT_CHUNK,
     OPT_NO_FSYNC,
+    OPT_LAYOUT,
+    OPT_BITS,
+    OPT_GROUP_SIZE,
+    OPT_SYM,
+    OPT_ASYM,
+    OPT_GPTQ_FORMAT,
+    OPT_AWQ_VERSION,
+    OPT_NO_ACT_ORDER,
 };
 
 static const struct cli_opt opts[] = {
@@ -70,6 +80,21 @@ static const struct cli_opt opts[] = {
      "importance matrix (llama-imatrix GGUF or .dat file)"},
     {"new-recipe", 0, OPT_NEW_RECIPE, CLI_ARG_NONE, NULL,
      "the later llama-quantize rules (Q2_K/Q3_K fall back to Q4_0, ...)"},
+    {NULL, 0, 0, 0, NULL, "Quantized layouts (lossy; -o names a directory):"},
+    {"layout", 0, OPT_LAYOUT, CLI_ARG_REQUIRED, "NAME",
+     "write a gptq or awq checkpoint (model.safetensors, config.json, quantize_config.json) "
+     "instead of --type"},
+    {"bits", 0, OPT_BITS, CLI_ARG_REQUIRED, "N", "bits per weight: 2, 3, 4, 8 (gptq), 4 (awq); default 4"},
+    {"group-size", 0, OPT_GROUP_SIZE, CLI_ARG_REQUIRED, "N",
+     "inputs per scale: 32, 64, 128 (default, or the input's), ... or -1 per output channel (gptq)"},
+    {"sym", 0, OPT_SYM, CLI_ARG_NONE, NULL, "symmetric: zero point 2^(bits-1) (gptq default)"},
+    {"asym", 0, OPT_ASYM, CLI_ARG_NONE, NULL, "asymmetric: a zero point per group (awq always)"},
+    {"gptq-format", 0, OPT_GPTQ_FORMAT, CLI_ARG_REQUIRED, "FMT",
+     "auto (default: v1 unless a zero point is 0, then v2), v1 (checkpoint_format gptq; "
+     "refused if a zero point is 0) or v2 (gptq_v2)"},
+    {"awq-version", 0, OPT_AWQ_VERSION, CLI_ARG_REQUIRED, "VER", "gemm (default) or gemv"},
+    {"no-act-order", 0, OPT_NO_ACT_ORDER, CLI_ARG_NONE, NULL,
+     "do not keep a GPTQ input's act-order g_idx (use natural groups)"},
     {NULL, 0, 0, 0, NULL, "Run:"},
     {"dry-run", 'n', 'n', CLI_ARG_NONE, NULL, "print the plan (types, paths, sizes), write nothing"},
     {"threads", 'j', 'j', CLI_ARG_REQUIRED, "N", "worker threads (default: the online CPUs, at most 16)"},
@@ -82,7 +107,8 @@ static const struct cli_opt opts[] = {
 
 static const struct cli_tool tool = {
     "qconvert",
-    "--type TYPE [OPTION]... INPUT -o OUTPUT",
+    "--type TYPE [OPTION]... INPUT -o OUTPUT\n"
+    "  or:  qconvert --layout gptq|awq [OPTION]... INPUT -o DIRECTORY",
     "Convert and quantize models: a GGUF file, a safetensors file or a Hugging Face\n"
     "model directory in, GGUF or safetensors out. '-' reads a GGUF from standard\n"
     "input.",
@@ -105,6 +131,8 @@ static struct {
     char *rule_pat[MAX_RULES];
     size_t n_rules;
     struct cli_common common;
+    struct qf_lwrite_opts lopts;
+    int layout_opt; /* a layout option was given */
 } g;
 
 static volatile sig_atomic_t g_signal;
@@ -157,6 +185,8 @@ static void parse_args(int argc, char **argv)
     g.ftype = -1;
     g.type = -1;
     g.common.progress = -1;
+    qf_lwrite_opts_init(&g.lopts);
+    int type_only = 0; /* an option that only --type conversions take */
     const char *arg;
     int id;
     while ((id = cli_opt_next(&p, &arg)) != -1) {
@@ -176,19 +206,62 @@ static void parse_args(int argc, char **argv)
                 cli_usage_die("unknown output format '%s' (gguf, safetensors)", arg);
             g.out_format = arg;
             break;
-        case OPT_HF_NAMES: g.hf_names = 1; break;
-        case OPT_PURE: g.copts.quant.flags |= QF_QUANT_PURE; break;
-        case OPT_LEAVE_OUTPUT: g.copts.quant.flags |= QF_QUANT_LEAVE_OUTPUT; break;
-        case OPT_NEW_RECIPE: g.copts.quant.flags |= QF_QUANT_RECIPE_NEW; break;
+        case OPT_HF_NAMES: g.hf_names = 1; type_only = 1; break;
+        case OPT_PURE: g.copts.quant.flags |= QF_QUANT_PURE; type_only = 1; break;
+        case OPT_LEAVE_OUTPUT: g.copts.quant.flags |= QF_QUANT_LEAVE_OUTPUT; type_only = 1; break;
+        case OPT_NEW_RECIPE: g.copts.quant.flags |= QF_QUANT_RECIPE_NEW; type_only = 1; break;
         case OPT_ALLOW_REQUANTIZE: g.copts.flags |= QF_CONVERT_ALLOW_REQUANTIZE; break;
         case OPT_OUTPUT_TENSOR_TYPE:
             g.copts.quant.output_type = parse_type("output-tensor-type", arg);
+            type_only = 1;
             break;
         case OPT_TOKEN_EMBEDDING_TYPE:
             g.copts.quant.token_embd_type = parse_type("token-embedding-type", arg);
+            type_only = 1;
             break;
-        case OPT_TENSOR_TYPE: add_rule(arg); break;
-        case OPT_IMATRIX: g.imatrix = arg; break;
+        case OPT_TENSOR_TYPE: add_rule(arg); type_only = 1; break;
+        case OPT_IMATRIX: g.imatrix = arg; type_only = 1; break;
+        case OPT_LAYOUT:
+            if (strcmp(arg, "gptq") != 0 && strcmp(arg, "awq") != 0)
+                cli_usage_die("unknown layout '%s' (gptq, awq)", arg);
+            g.lopts.layout = arg;
+            break;
+        case OPT_BITS:
+            g.lopts.bits = (int)cli_parse_count("bits", arg, 8);
+            g.layout_opt = 1;
+            break;
+        case OPT_GROUP_SIZE:
+            if (strcmp(arg, "-1") == 0)
+                g.lopts.group_size = -1;
+            else
+                g.lopts.group_size = (int64_t)cli_parse_count("group-size", arg, 1ull << 31);
+            if (g.lopts.group_size == 0)
+                cli_usage_die("option '--group-size': 0 (a positive number, or -1)");
+            g.layout_opt = 1;
+            break;
+        case OPT_SYM: g.lopts.sym = 1; g.layout_opt = 1; break;
+        case OPT_ASYM: g.lopts.sym = 0; g.layout_opt = 1; break;
+        case OPT_GPTQ_FORMAT:
+            if (strcmp(arg, "auto") == 0)
+                g.lopts.gptq_format = QF_LW_GPTQ_AUTO;
+            else if (strcmp(arg, "v1") == 0 || strcmp(arg, "gptq") == 0)
+                g.lopts.gptq_format = QF_LW_GPTQ_V1;
+            else if (strcmp(arg, "v2") == 0 || strcmp(arg, "gptq_v2") == 0)
+                g.lopts.gptq_format = QF_LW_GPTQ_V2;
+            else
+                cli_usage_die("unknown GPTQ format '%s' (auto, v1, v2)", arg);
+            g.layout_opt = 1;
+            break;
+        case OPT_AWQ_VERSION:
+            if (strcmp(arg, "gemm") == 0)
+                g.lopts.awq_version = QF_LW_AWQ_GEMM;
+            else if (strcmp(arg, "gemv") == 0)
+                g.lopts.awq_version = QF_LW_AWQ_GEMV;
+            else
+                cli_usage_die("unknown AWQ version '%s' (gemm, gemv)", arg);
+            g.layout_opt = 1;
+            break;
+        case OPT_NO_ACT_ORDER: g.lopts.no_act_order = 1; g.layout_opt = 1; break;
         default: cli_usage_die("unhandled option");
         }
     }
@@ -199,6 +272,21 @@ static void parse_args(int argc, char **argv)
     if (argc - rest > 1)
         cli_usage_die("one input only (got %d operands)", argc - rest);
     g.in = argv[rest];
+    if (g.lopts.layout) {
+        if (g.type_name)
+            cli_usage_die("--layout and --type exclude each other");
+        if (type_only || g.out_format)
+            cli_usage_die("--layout writes a checkpoint directory: --output-format, --hf-names, "
+                          "--pure, --tensor-type, --imatrix and the type options do not apply");
+        if (!g.out && !g.dry_run)
+            cli_usage_die("no output directory (-o DIRECTORY, or --dry-run)");
+        if (g.out && strcmp(g.out, "-") == 0)
+            cli_usage_die("--layout writes a directory, not standard output");
+        return;
+    }
+    if (g.layout_opt)
+        cli_usage_die("--bits, --group-size, --sym, --asym, --gptq-format, --awq-version and "
+                      "--no-act-order go with --layout");
     if (!g.type_name)
         cli_usage_die("no target type (--type TYPE)");
     if (!g.out && !g.dry_run)
@@ -557,6 +645,225 @@ static int default_threads(void)
     return n > 16 ? 16 : (int)n;
 }
 
+/* ---------------------------------------------------------------------------------------
+ * --layout: a GPTQ / AWQ checkpoint directory (qf/lwrite.h)
+ */
+static const char *litem_to(const struct qf_lwrite_plan *p, const struct qf_lwrite_item *it)
+{
+    return it->quantized ? qf_lwrite_plan_scheme(p) : qf_type_name(it->out_type);
+}
+
+static const char *litem_shape(char *buf, size_t n, const struct qf_lwrite_item *it)
+{
+    size_t o = (size_t)snprintf(buf, n, "[");
+    for (int d = 0; d < it->n_dims && o < n; d++)
+        o += (size_t)snprintf(buf + o, n - o, "%s%llu", d ? ", " : "",
+                              (unsigned long long)it->shape[d]);
+    if (o < n)
+        snprintf(buf + o, n - o, "]");
+    return buf;
+}
+
+static uint64_t lplan_bytes(const struct qf_lwrite_plan *p, uint64_t *nq)
+{
+    uint64_t b = 0;
+    *nq = 0;
+    for (size_t i = 0; i < qf_lwrite_plan_n_items(p); i++) {
+        b += qf_lwrite_plan_item(p, i)->nbytes;
+        *nq += qf_lwrite_plan_item(p, i)->quantized != 0;
+    }
+    return b;
+}
+
+static void print_lplan(FILE *f, const struct qf_lwrite_plan *p)
+{
+    struct cli_table *t = cli_table_new(5);
+    cli_table_head(t, 0, "name", 0);
+    cli_table_head(t, 1, "shape", 0);
+    cli_table_head(t, 2, "from", 0);
+    cli_table_head(t, 3, "to", 0);
+    cli_table_head(t, 4, "bytes", 1);
+    size_t n = qf_lwrite_plan_n_items(p);
+    for (size_t i = 0; i < n; i++) {
+        const struct qf_lwrite_item *it = qf_lwrite_plan_item(p, i);
+        char sb[128];
+        cli_table_cell_esc(t, it->name, strlen(it->name), 96);
+        cli_table_cell(t, "%s", litem_shape(sb, sizeof sb, it));
+        cli_table_cell(t, "%s", it->src->scheme);
+        cli_table_cell(t, "%s%s", litem_to(p, it), it->act_order ? " (g_idx kept)" : "");
+        cli_table_cell(t, "%llu", (unsigned long long)it->nbytes);
+        cli_table_endrow(t);
+    }
+    cli_table_print(t, f, 0);
+    cli_table_free(t);
+    uint64_t nq, b = lplan_bytes(p, &nq);
+    char h[32];
+    fprintf(f, "total: %zu tensors (%llu quantized as %s), %llu bytes of tensor data (%s)\n", n,
+            (unsigned long long)nq, qf_lwrite_plan_scheme(p), (unsigned long long)b,
+            cli_human_size(h, sizeof h, b));
+}
+
+static void print_ljson(const struct qf_lwrite_plan *p, int ran)
+{
+    json_t *root = json_object();
+    json_object_set_new(root, "input", jstr(g.in));
+    json_object_set_new(root, "output", g.out ? jstr(g.out) : json_null());
+    json_object_set_new(root, "layout", json_string(g.lopts.layout));
+    json_object_set_new(root, "scheme", json_string(qf_lwrite_plan_scheme(p)));
+    json_object_set_new(root, "lossy", json_true());
+    json_object_set_new(root, "dry_run", json_boolean(!ran));
+    json_t *arr = json_array();
+    size_t n = qf_lwrite_plan_n_items(p);
+    for (size_t i = 0; i < n; i++) {
+        const struct qf_lwrite_item *it = qf_lwrite_plan_item(p, i);
+        json_t *o = json_object(), *sh = json_array();
+        json_object_set_new(o, "name", jstr(it->name));
+        for (int d = 0; d < it->n_dims; d++)
+            json_array_append_new(sh, json_integer((json_int_t)it->shape[d]));
+        json_object_set_new(o, "shape", sh);
+        json_object_set_new(o, "from", jstr(it->src->scheme));
+        json_object_set_new(o, "to", json_string(litem_to(p, it)));
+        json_object_set_new(o, "quantized", json_boolean(it->quantized));
+        json_object_set_new(o, "act_order", json_boolean(it->act_order));
+        json_object_set_new(o, "bytes", json_integer((json_int_t)it->nbytes));
+        json_object_set_new(o, "error", it->measured ? jstats(&it->stats) : json_null());
+        json_array_append_new(arr, o);
+    }
+    json_object_set_new(root, "tensors", arr);
+    struct qf_convert_stats all;
+    size_t worst;
+    qf_lwrite_plan_totals(p, &all, &worst);
+    json_object_set_new(root, "error", ran && worst != SIZE_MAX ? jstats(&all) : json_null());
+    json_t *notes = json_array();
+    const char *nt;
+    for (size_t i = 0; (nt = qf_lwrite_plan_note(p, i)); i++)
+        json_array_append_new(notes, jstr(nt));
+    json_object_set_new(root, "notes", notes);
+    char *txt = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(9));
+    json_decref(root);
+    if (!txt)
+        cli_die(CLI_EXIT_TROUBLE, "out of memory");
+    printf("%s\n", txt);
+    free(txt);
+}
+
+static void print_lerrors(const struct qf_lwrite_plan *p)
+{
+    size_t n = qf_lwrite_plan_n_items(p);
+    if (cli_level >= 3) {
+        struct cli_table *t = cli_table_new(4);
+        cli_table_head(t, 0, "name", 0);
+        cli_table_head(t, 1, "rmse", 1);
+        cli_table_head(t, 2, "max_abs", 1);
+        cli_table_head(t, 3, "snr_db", 1);
+        for (size_t i = 0; i < n; i++) {
+            const struct qf_lwrite_item *it = qf_lwrite_plan_item(p, i);
+            if (!it->measured)
+                continue;
+            cli_table_cell_esc(t, it->name, strlen(it->name), 96);
+            cli_table_cell(t, "%.3g", it->stats.rmse);
+            cli_table_cell(t, "%.3g", it->stats.max_abs);
+            if (isfinite(it->stats.snr_db))
+                cli_table_cell(t, "%.2f", it->stats.snr_db);
+            else
+                cli_table_cell(t, "exact");
+            cli_table_endrow(t);
+        }
+        if (cli_table_rows(t))
+            cli_table_print(t, stderr, 2);
+        cli_table_free(t);
+    }
+    struct qf_convert_stats all;
+    size_t worst;
+    qf_lwrite_plan_totals(p, &all, &worst);
+    uint64_t nq, b = lplan_bytes(p, &nq);
+    char h[32], snr[32], wsnr[32];
+    const struct qf_lwrite_item *w = worst != SIZE_MAX ? qf_lwrite_plan_item(p, worst) : NULL;
+    snprintf(snr, sizeof snr, isfinite(all.snr_db) ? "%.2f dB" : "exact", all.snr_db);
+    snprintf(wsnr, sizeof wsnr, w && isfinite(w->stats.snr_db) ? "%.2f dB" : "exact",
+             w ? w->stats.snr_db : 0.0);
+    cli_info(2, "wrote '%s' (%s): %zu tensors, %llu quantized, %s of tensor data; lossy "
+                "(round-to-nearest): rmse %.3g, max %.3g, SNR %s (worst '%s' %s)",
+             g.out, qf_lwrite_plan_scheme(p), n, (unsigned long long)nq,
+             cli_human_size(h, sizeof h, b), all.rmse, all.max_abs, snr, w ? w->name : "-",
+             wsnr);
+}
+
+/* the output directory must not be the input's (its config.json would be replaced) */
+static void check_layout_output(struct qf_model *m)
+{
+    struct stat so;
+    if (!g.out || stat(g.out, &so) != 0)
+        return;
+    if (!S_ISDIR(so.st_mode))
+        cli_die(CLI_EXIT_TROUBLE, "'%s' exists and is not a directory", g.out);
+    for (size_t i = 0; i < qf_model_n_files(m); i++) {
+        char d[4096];
+        snprintf(d, sizeof d, "%s", qf_model_file(m, i)->path);
+        char *sl = strrchr(d, '/');
+        if (sl)
+            *sl = '\0';
+        else
+            snprintf(d, sizeof d, ".");
+        struct stat si;
+        if (stat(d, &si) == 0 && si.st_dev == so.st_dev && si.st_ino == so.st_ino)
+            cli_die(CLI_EXIT_TROUBLE, "refusing to write into the input's directory '%s'", g.out);
+    }
+}
+
+static int run_layout(struct qf_model *m)
+{
+    struct qf_error err;
+    qf_error_clear(&err);
+    if (!g.dry_run)
+        check_layout_output(m);
+    struct qf_lwrite_plan *plan = NULL;
+    if (qf_lwrite_plan_new(m, &g.lopts, &plan, &err) != QF_OK)
+        cli_die(CLI_EXIT_TROUBLE, "'%s': %s", g.in, err.msg);
+    const char *nt;
+    size_t shown = 0;
+    for (; (nt = qf_lwrite_plan_note(plan, shown)); shown++)
+        cli_warn("%s", nt);
+    if (g.dry_run) {
+        if (g.json)
+            print_ljson(plan, 0);
+        else
+            print_lplan(stdout, plan);
+        qf_lwrite_plan_free(plan);
+        return CLI_EXIT_OK;
+    }
+    struct qf_lwrite_run_opts ro;
+    memset(&ro, 0, sizeof ro);
+    ro.chunk_elems = g.chunk;
+    ro.no_fsync = g.no_fsync;
+    ro.force = g.force;
+    ro.progress = progress_cb;
+    uint64_t nq;
+    cli_progress_start(&g_progress, "quantizing", lplan_bytes(plan, &nq), g.common.progress);
+    int rc = qf_lwrite_run(plan, g.out, &ro, &err);
+    cli_progress_end(&g_progress);
+    for (; (nt = qf_lwrite_plan_note(plan, shown)); shown++)
+        cli_warn("%s", nt);
+    if (rc != QF_OK) {
+        int sig = g_signal;
+        if (err.sys_errno == EEXIST)
+            cli_error("%s (use --force to replace it)", err.msg);
+        else
+            cli_error("%s", err.msg[0] ? err.msg : qf_strerror(rc));
+        qf_lwrite_plan_free(plan);
+        if (sig) {
+            signal(sig, SIG_DFL);
+            raise(sig);
+        }
+        return CLI_EXIT_TROUBLE;
+    }
+    if (g.json)
+        print_ljson(plan, 1);
+    print_lerrors(plan);
+    qf_lwrite_plan_free(plan);
+    return CLI_EXIT_OK;
+}
+
 int main(int argc, char **argv)
 {
     parse_args(argc, argv);
@@ -594,6 +901,13 @@ int main(int argc, char **argv)
     const char *wn;
     for (size_t i = 0; (wn = qf_model_warning(m, i)); i++)
         cli_warn("%s", wn);
+    if (g.lopts.layout) {
+        int st = run_layout(m);
+        qf_model_close(m);
+        if (fflush(stdout) != 0)
+            cli_die(CLI_EXIT_TROUBLE, "cannot write standard output: %s", strerror(errno));
+        return st;
+    }
     if (!g.dry_run)
         check_output(m);
 
