@@ -610,19 +610,26 @@ int qf_lwrite_plan_new(struct qf_model *m, const struct qf_lwrite_opts *o,
         qf_lwrite_plan_free(p);
         return rc;
     }
-    /* group size: asked, else the input layout's, else 128 */
+    /* group size: asked, else the input layout's, else 128; a GPTQ input re-encoded as GPTQ
+     * also keeps its bits and symmetry unless asked otherwise */
     p->G = o->group_size;
-    if (p->G == 0) {
-        p->G = 128;
-        for (size_t i = 0; i < qf_layout_n_tensors(p->l); i++) {
-            const struct qf_ltensor *t = qf_layout_tensor(p->l, i);
-            if (t->family != QF_LAYOUT_PLAIN) {
-                p->G = (uint64_t)t->group_size == t->shape[1] && t->group_size != 128
-                           ? -1 : t->group_size;
-                break;
-            }
+    for (size_t i = 0; i < qf_layout_n_tensors(p->l); i++) {
+        const struct qf_ltensor *t = qf_layout_tensor(p->l, i);
+        if (t->family == QF_LAYOUT_PLAIN)
+            continue;
+        if (p->G == 0)
+            p->G = (uint64_t)t->group_size == t->shape[1] && t->group_size != 128
+                       ? -1 : t->group_size;
+        if (t->family == QF_LAYOUT_GPTQ && !strcmp(mod->name, "gptq")) {
+            if (!o->bits)
+                p->bits = t->bits;
+            if (o->sym < 0)
+                p->sym = t->sym;
         }
+        break;
     }
+    if (p->G == 0)
+        p->G = 128;
     if (p->G < -1 || p->G == 0 || p->G > (int64_t)1 << 31) {
         rc = qfi_error(err, QF_EINVAL, 0, NULL, -1, "group size %lld (a positive number or -1)",
                        (long long)p->G);
@@ -680,7 +687,7 @@ int qf_lwrite_plan_new(struct qf_model *m, const struct qf_lwrite_opts *o,
         it->nbytes = nb > 0 ? (uint64_t)nb : 0;
     }
     if (nq == 0) {
-        rc = qfi_error(err, QF_EUNSUPPORTED, 0, qf_model_file(m, 0)->path, -1,
+        rc = qfi_error(err, QF_EUNSUPPORTED, 0, NULL, -1,
                        "no linear layer to quantize (2-D '*_proj.weight'-style tensors inside "
                        "'layers.N.' / 'blk.N.' blocks that fit the %s shapes)", mod->name);
         goto fail;
@@ -1128,13 +1135,12 @@ int qf_lwrite_run(struct qf_lwrite_plan *p, const char *dir, const struct qf_lwr
     if (!p || !dir || !*dir)
         return qfi_error(err, QF_EINVAL, 0, NULL, -1, "qf_lwrite_run: bad argument");
     struct stat st;
-    if (stat(dir, &st) != 0) {
-        if (errno != ENOENT || mkdir(dir, 0777) != 0)
-            return qfi_error(err, QF_EIO, errno, dir, -1, "cannot create the directory: %s",
-                             strerror(errno));
-    } else if (!S_ISDIR(st.st_mode)) {
+    int mk = stat(dir, &st) != 0;
+    if (mk && errno != ENOENT)
+        return qfi_error(err, QF_EIO, errno, dir, -1, "cannot use the directory: %s",
+                         strerror(errno));
+    if (!mk && !S_ISDIR(st.st_mode))
         return qfi_error(err, QF_EIO, ENOTDIR, dir, -1, "not a directory");
-    }
     const char *files[] = {"model.safetensors", "config.json", p->mod->sidecar};
     char path[4096];
     for (size_t k = 0; k < 3 && !ro->force; k++) {
@@ -1144,7 +1150,7 @@ int qf_lwrite_run(struct qf_lwrite_plan *p, const char *dir, const struct qf_lwr
         if (rc)
             return rc;
         if (access(path, F_OK) == 0)
-            return qfi_error(err, QF_EIO, EEXIST, path, -1, "exists (replace it with force)");
+            return qfi_error(err, QF_EIO, EEXIST, path, -1, "exists");
     }
     struct lw_run R;
     memset(&R, 0, sizeof R);
@@ -1156,6 +1162,9 @@ int qf_lwrite_run(struct qf_lwrite_plan *p, const char *dir, const struct qf_lwr
     int rc = QF_OK;
     if (p->v1 < 0 || (p->o.gptq_format == QF_LW_GPTQ_V1 && !p->sym))
         rc = prepass(&R, err);
+    if (!rc && mk && mkdir(dir, 0777) != 0) /* only now: a refused model leaves nothing */
+        rc = qfi_error(err, QF_EIO, errno, dir, -1, "cannot create the directory: %s",
+                       strerror(errno));
     struct qf_writer *w = NULL;
     struct qf_writer_opts wo;
     memset(&wo, 0, sizeof wo);

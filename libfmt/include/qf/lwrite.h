@@ -58,11 +58,13 @@ enum { QF_LW_AWQ_GEMM = 0, QF_LW_AWQ_GEMV = 1 };
 
 struct qf_lwrite_opts {
     const char *layout;   /* "gptq" or "awq" */
-    int bits;             /* 0 = 4; GPTQ 2, 3, 4, 8; AWQ 4 */
+    int bits;             /* 0 = 4 (or a GPTQ input's, for GPTQ output); GPTQ 2, 3, 4, 8;
+                             AWQ 4 */
     int64_t group_size;   /* 0 = 128 (or the input's when it is a GPTQ/AWQ checkpoint);
                              -1 = one group per output channel (GPTQ only) */
-    int sym;              /* -1 = default (GPTQ: symmetric, as AutoGPTQ; AWQ: asymmetric, the
-                             only kind AWQ GEMM/GEMV hold), 0 asym, 1 sym */
+    int sym;              /* -1 = default (GPTQ: a GPTQ input's, else symmetric as AutoGPTQ;
+                             AWQ: asymmetric, the only kind AWQ GEMM/GEMV hold), 0 asym,
+                             1 sym */
     int gptq_format;      /* QF_LW_GPTQ_*: AUTO writes v1 ("gptq") unless an asymmetric zero
                              point of 0 occurs (v1 cannot hold it, gptq.md §5), then v2
                              ("gptq_v2"); V1 refuses such a model (QF_EUNSUPPORTED, before
