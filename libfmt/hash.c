@@ -354,3 +354,95 @@ int qf_hash_buffer(unsigned alg, const void *data, size_t len, uint8_t *out)
     qf_hash_free(h);
     return rc;
 }
+
+int qf_hash_dup(const struct qf_hash *h, struct qf_hash **out)
+{
+    if (!h || !out)
+        return QF_EINVAL;
+    *out = NULL;
+    struct qf_hash *d;
+    int rc = qf_hash_new(h->algs, &d);
+    if (rc)
+        return rc;
+    int ok = 1;
+    if (h->sha256 && EVP_MD_CTX_copy_ex(d->sha256, h->sha256) != 1)
+        ok = 0;
+    if (h->sha1 && EVP_MD_CTX_copy_ex(d->sha1, h->sha1) != 1)
+        ok = 0;
+    if (h->x3_128)
+        XXH3_copyState(d->x3_128, h->x3_128);
+    if (h->x3_64)
+        XXH3_copyState(d->x3_64, h->x3_64);
+    if (h->x64)
+        XXH64_copyState(d->x64, h->x64);
+    if (h->x32)
+        XXH32_copyState(d->x32, h->x32);
+    if (!ok) {
+        qf_hash_free(d);
+        return QF_EINTERNAL;
+    }
+    d->crc = h->crc;
+    d->count = h->count;
+    d->finished = h->finished;
+    memcpy(d->d_sha256, h->d_sha256, sizeof d->d_sha256);
+    memcpy(d->d_sha1, h->d_sha1, sizeof d->d_sha1);
+    memcpy(d->d_x3_128, h->d_x3_128, sizeof d->d_x3_128);
+    memcpy(d->d_x3_64, h->d_x3_64, sizeof d->d_x3_64);
+    memcpy(d->d_x64, h->d_x64, sizeof d->d_x64);
+    memcpy(d->d_x32, h->d_x32, sizeof d->d_x32);
+    memcpy(d->d_crc, h->d_crc, sizeof d->d_crc);
+    *out = d;
+    return QF_OK;
+}
+
+uint32_t qf_crc32(uint32_t crc, const void *data, size_t len)
+{
+    if (!data)
+        return crc;
+    return (uint32_t)crc32_z(crc, data, len);
+}
+
+/* --- single-byte error location (see qf/hash.h) ---
+ * The register of the reflected CRC-32 (polynomial 0xEDB88320) takes a byte b as
+ *     r' = (r >> 8) ^ T[(r ^ b) & 0xff],
+ * so a zero byte multiplies r by x^8: r' = (r >> 8) ^ T[r & 0xff]. The top bytes of the 256
+ * table entries are all different, so the step can be undone: the top byte of r' names
+ * i = r & 0xff, and r = ((r' ^ T[i]) << 8) | i. */
+static uint32_t crc_t[256];
+static uint8_t crc_inv[256];
+static pthread_once_t crc_once = PTHREAD_ONCE_INIT;
+
+static void crc_tables(void)
+{
+    for (unsigned i = 0; i < 256; i++) {
+        uint32_t r = i;
+        for (int k = 0; k < 8; k++)
+            r = (r & 1) ? (r >> 1) ^ 0xEDB88320u : r >> 1;
+        crc_t[i] = r;
+        crc_inv[r >> 24] = (uint8_t)i;
+    }
+}
+
+size_t qf_crc32_locate(uint32_t crc_have, uint32_t crc_want, uint64_t len,
+                       struct qf_crc32_fix *out, size_t max)
+{
+    uint32_t r = crc_have ^ crc_want;
+    if (!r || !len)
+        return 0;
+    pthread_once(&crc_once, crc_tables);
+    size_t found = 0;
+    /* r is the syndrome of an error byte followed by k zero bytes, k = 0, 1, ... */
+    for (uint64_t k = 0; k < len; k++) {
+        uint8_t i = crc_inv[r >> 24];
+        if (crc_t[i] == r) {
+            if (found < max && out) {
+                out[found].pos = len - 1 - k;
+                out[found].xor = i;
+            }
+            if (++found > max)
+                break;
+        }
+        r = ((r ^ crc_t[i]) << 8) | i;
+    }
+    return found;
+}

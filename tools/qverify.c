@@ -204,6 +204,7 @@ enum {
     OPT_STRICT,
     OPT_IGNORE_MISSING,
     OPT_MEMBERS,
+    OPT_CHUNK_SIZE,
 };
 
 static const struct cli_opt opts[] = {
@@ -222,6 +223,8 @@ static const struct cli_opt opts[] = {
      "manifest: a hash per tensor, of the header and of each file"},
     {"uuid", 0, OPT_UUID, CLI_ARG_NONE, NULL,
      "with --per-tensor: add llama-gguf-hash's UUIDv5 of the tensor data"},
+    {"chunk-size", 0, OPT_CHUNK_SIZE, CLI_ARG_REQUIRED, "SIZE",
+     "with --per-tensor: CRC-32 per SIZE bytes of data (16M; 0: none)"},
     {"members", 0, OPT_MEMBERS, CLI_ARG_NONE, NULL,
      "hash the files inside tar/zip archives instead of the archive"},
     {NULL, 0, 0, 0, NULL, "Checking manifests:"},
@@ -255,11 +258,19 @@ static const struct cli_tool tool = {
 static struct {
     unsigned algs;         /* selected checksum algorithms */
     int tag, per_tensor, uuid, members, check, status, warn, strict, ignore_missing, scan;
+    int chunk_set;
     int jobs;
+    uint64_t chunk;        /* --chunk-size: bytes per chunk CRC of per-tensor manifests */
     int use_mmap;          /* QF_MMAP=1: map regular files instead of reading them */
     const char *format;
     int progress;          /* -1 auto */
-} G = {.progress = -1};
+} G = {.progress = -1, .chunk = 16u << 20};
+
+/* Caps on manifests and chunk lines (documented in qverify(1), CAPS). */
+#define MAX_CHUNK_LEN (1ull << 30)   /* bytes covered by one chunk CRC */
+#define MAX_LINE_LEN (1u << 20)      /* bytes in one manifest line */
+#define MAX_LINES (1u << 24)         /* checksum lines held from all manifests */
+#define MAX_CANDIDATES 8             /* single-byte candidates confirmed per chunk */
 
 /* Algorithm order in checksum lines (strongest first) and in per-tensor lines
  * (llama-gguf-hash's order, then ours). */
@@ -688,6 +699,13 @@ struct piece {
     size_t off, len;
 };
 
+/* A CRC-32 of a sub-range of a sink's bytes (offsets count from the sink's first byte). */
+struct ccrc {
+    uint64_t off, len;
+    uint32_t crc;
+    uint32_t want;         /* -c: the manifest's value (of the first line with this range) */
+};
+
 struct esink {
     struct ejob *job;
     struct range *r;
@@ -695,6 +713,9 @@ struct esink {
     uint64_t total, queued, done;
     struct qf_hash *h;
     struct scan *scan;
+    struct ccrc *cc;       /* chunk CRCs: sorted, disjoint (owned by the caller) */
+    size_t ncc, cci;
+    uint64_t cpos;         /* bytes consumed */
     struct piece *q;
     size_t qhead, qn, qcap;
     int busy, in_ready, finished, is_short;
@@ -1099,6 +1120,24 @@ static void job_started(struct ejob *j)
         job_eof(j);
 }
 
+/* Feed n bytes (the next of the sink's stream) to the chunk CRCs they meet. */
+static void ccrc_feed(struct esink *s, const uint8_t *d, size_t n)
+{
+    uint64_t a = s->cpos, b = a + n;
+    while (s->cci < s->ncc) {
+        struct ccrc *k = &s->cc[s->cci];
+        if (k->off >= b)
+            break;
+        uint64_t x = k->off > a ? k->off : a, e = k->off + k->len, y = e < b ? e : b;
+        if (x < y)
+            k->crc = qf_crc32(k->crc, d + (x - a), (size_t)(y - x));
+        if (e > b)
+            break;
+        s->cci++;
+    }
+    s->cpos = b;
+}
+
 static void sink_consume(struct esink *s, const struct piece *p)
 {
     const uint8_t *d = p->c->buf + p->off;
@@ -1106,6 +1145,8 @@ static void sink_consume(struct esink *s, const struct piece *p)
         qf_hash_update(s->h, d, p->len);
     if (s->scan)
         scan_feed(s->scan, d, p->len);
+    if (s->ncc)
+        ccrc_feed(s, d, p->len);
 }
 
 /* Mapped files are read without a copy; if one shrinks while we hash it, touching the lost
@@ -1692,6 +1733,10 @@ struct hfile {
     struct ejob *job;
     struct esink *whole, *header, *concat, *uuid;
     struct esink **tsink; /* per tensor (NULL for incomplete ones) */
+    struct ccrc **tcc;    /* per tensor: chunk CRCs (--chunk-size) */
+    size_t *tncc;
+    struct ccrc *hcc;     /* chunk CRCs of the header */
+    size_t nhcc;
     struct layout L;
     int layout_failed;
     int printed;
@@ -1705,6 +1750,46 @@ static unsigned algs_or_default(unsigned dflt)
 {
     return G.algs ? G.algs : dflt;
 }
+
+/* Chunks of size bytes covering [0, total) (the last one shorter); NULL when there are none. */
+static struct ccrc *chunk_grid(uint64_t total, uint64_t size, size_t *n)
+{
+    *n = 0;
+    if (!total || !size)
+        return NULL;
+    uint64_t k = total / size + (total % size != 0);
+    struct ccrc *g = xcalloc((size_t)k, sizeof *g);
+    for (uint64_t i = 0; i < k; i++) {
+        g[i].off = i * size;
+        g[i].len = total - g[i].off < size ? total - g[i].off : size;
+    }
+    *n = (size_t)k;
+    return g;
+}
+
+/* Number of chunks of size bytes in total bytes. */
+static uint64_t chunk_count(uint64_t total, uint64_t size)
+{
+    return size ? total / size + (total % size != 0) : 0;
+}
+
+/* "crc32@OFF+LEN" lines of a grid of chunk CRCs; prefix "header:" or "". */
+static void put_chunk_lines(const struct esink *s, const struct ccrc *cc, size_t n,
+                            const char *prefix, const char *name)
+{
+    if (!s || !sink_ok(s))
+        return;
+    for (size_t i = 0; i < n; i++) {
+        char ty[80], hex[9];
+        snprintf(ty, sizeof ty, "%scrc32@%llu+%llu", prefix, (unsigned long long)cc[i].off,
+                 (unsigned long long)cc[i].len);
+        snprintf(hex, sizeof hex, "%08x", (unsigned)cc[i].crc);
+        put_typed_line(stdout, ty, hex, name);
+    }
+}
+
+/* Largest number of chunk lines one file may get (qverify(1), CAPS). */
+#define MAX_FILE_CHUNKS (1u << 22)
 
 static void hash_print_members(struct hfile *f)
 {
@@ -1762,6 +1847,8 @@ static void hash_print_file(struct hfile *f)
                 if (s && sink_ok(s))
                     put_typed_line(stdout, qf_hash_name(a), sink_hex(s, a, hex), nm);
             }
+            if (f->tcc)
+                put_chunk_lines(s, f->tcc[i], f->tncc[i], "", nm);
             free(nm);
         }
         if (f->concat) {
@@ -1786,6 +1873,7 @@ static void hash_print_file(struct hfile *f)
                 put_typed_line(stdout, ty, sink_hex(f->header, a, hex), f->path);
                 free(ty);
             }
+            put_chunk_lines(f->header, f->hcc, f->nhcc, "header:", f->path);
         }
     }
     for (size_t k = 0; k < N_ALGS; k++) {
@@ -1835,10 +1923,33 @@ static int run_hash(char **operands, int n)
         if (!f->L.is_model)
             continue;
         f->tsink = xcalloc(f->L.nt, sizeof *f->tsink);
+        /* chunk CRCs, unless they would be too many */
+        uint64_t nchunks = chunk_count(f->L.header_size, G.chunk);
+        for (size_t t = 0; t < f->L.nt; t++)
+            if (f->L.t[t].complete)
+                nchunks += chunk_count(f->L.t[t].nbytes, G.chunk);
+        int chunks = G.chunk != 0;
+        if (chunks && nchunks > MAX_FILE_CHUNKS) {
+            cli_error("%s: --chunk-size %llu gives %llu chunks, more than %u: no chunk lines",
+                      f->path, (unsigned long long)G.chunk, (unsigned long long)nchunks,
+                      MAX_FILE_CHUNKS);
+            status = CLI_EXIT_TROUBLE;
+            chunks = 0;
+        }
+        if (chunks) {
+            f->tcc = xcalloc(f->L.nt, sizeof *f->tcc);
+            f->tncc = xcalloc(f->L.nt, sizeof *f->tncc);
+        }
         for (size_t t = 0; t < f->L.nt; t++) {
             struct tinfo *ti = &f->L.t[t];
-            if (ti->complete)
-                f->tsink[t] = eng_add_range_sink(f->job, ti->off, ti->off + ti->nbytes, algs, -1);
+            if (!ti->complete)
+                continue;
+            f->tsink[t] = eng_add_range_sink(f->job, ti->off, ti->off + ti->nbytes, algs, -1);
+            if (chunks) {
+                f->tcc[t] = chunk_grid(ti->nbytes, G.chunk, &f->tncc[t]);
+                f->tsink[t]->cc = f->tcc[t];
+                f->tsink[t]->ncc = f->tncc[t];
+            }
         }
         if (f->L.n_incomplete) {
             cli_warn("%s: %zu tensors are incomplete (file truncated): no hashes for them",
@@ -1856,20 +1967,33 @@ static int run_hash(char **operands, int n)
             free(r);
         }
         f->header = eng_add_range_sink(f->job, 0, f->L.header_size, algs, -1);
+        if (chunks) {
+            f->hcc = chunk_grid(f->L.header_size, G.chunk, &f->nhcc);
+            f->header->cc = f->hcc;
+            f->header->ncc = f->nhcc;
+        }
     }
     free(fl.v); /* the paths now belong to HF */
     eng_run(hash_poll);
     if (HF_status > status)
         status = HF_status;
-    for (size_t i = 0; i < HF_n; i++)
-        layout_free(&HF[i].L);
+    for (size_t i = 0; i < HF_n; i++) {
+        struct hfile *f = &HF[i];
+        if (f->tcc)
+            for (size_t t = 0; t < f->L.nt; t++)
+                free(f->tcc[t]);
+        free(f->tcc);
+        free(f->tncc);
+        free(f->hcc);
+        layout_free(&f->L);
+    }
     return status;
 }
 
 /* ======================================================================================
  * Check mode (-c): manifests of sha256sum, xxhsum, llama-gguf-hash and qverify
  */
-enum { LK_WHOLE, LK_MODEL, LK_TENSOR, LK_HEADER, LK_UUID, LK_MEMBER };
+enum { LK_WHOLE, LK_MODEL, LK_TENSOR, LK_HEADER, LK_UUID, LK_MEMBER, LK_CHUNK, LK_HCHUNK };
 enum { RES_PENDING, RES_OK, RES_MISMATCH, RES_READFAIL, RES_IGNORED };
 
 struct cfile;
@@ -1885,6 +2009,10 @@ struct mline {
     char uuid[40];
     char *name;            /* unescaped */
     char *file, *tensor;   /* what it refers to */
+    uint64_t coff, clen;   /* LK_CHUNK, LK_HCHUNK: "crc32@COFF+CLEN" */
+    long ti;               /* tensor index in the file's layout (-1: none) */
+    long cidx;             /* chunk lines: index of its CRC in the subject's grid (-1: none) */
+    int aux;               /* a chunk line whose subject has hash lines: locates, isn't counted */
     struct cfile *cf;
     int result;
     char *why;             /* detail for the result line */
@@ -1901,6 +2029,11 @@ struct cfile {
     unsigned *talgs;
     struct ejob *job;
     struct esink *whole, *model, *header, *uuid, **tsink;
+    struct ccrc **tcc;     /* per tensor: CRCs of the chunks the manifest lists */
+    size_t *tncc;
+    struct ccrc *hcc;      /* chunks of the header (absolute offsets) */
+    size_t nhcc;
+    struct esink *hchunks; /* the sink computing hcc */
     int is_archive;        /* LK_MEMBER lines: hashed by archive_hash */
     struct archive_result ar;
     int done;
@@ -1948,6 +2081,42 @@ static unsigned gnu_alg(size_t hexlen)
                                                                          : QF_HASH_CRC32;
     default: return 0;
     }
+}
+
+/* A decimal number of up to 19 digits at *p (advanced past it). */
+static int parse_u64(const char **p, const char *end, uint64_t *v)
+{
+    const char *q = *p;
+    uint64_t x = 0;
+    int n = 0;
+    while (q < end && *q >= '0' && *q <= '9' && n < 19) {
+        x = x * 10 + (uint64_t)(*q++ - '0');
+        n++;
+    }
+    if (!n || (q < end && *q >= '0' && *q <= '9'))
+        return 0;
+    *p = q;
+    *v = x;
+    return 1;
+}
+
+/* A chunk type word "[header:]crc32@OFF+LEN" of n bytes: 1 (sets *hdr, *off, *len), else 0.
+ * LEN is 1 to MAX_CHUNK_LEN and OFF + LEN must not wrap. */
+static int chunk_word(const char *w, size_t n, int *hdr, uint64_t *off, uint64_t *len)
+{
+    const char *end = w + n;
+    *hdr = 0;
+    if (n > 7 && strncmp(w, "header:", 7) == 0) {
+        *hdr = 1;
+        w += 7;
+    }
+    if ((size_t)(end - w) < 6 || strncmp(w, "crc32@", 6) != 0)
+        return 0;
+    w += 6;
+    if (!parse_u64(&w, end, off) || w >= end || *w++ != '+' || !parse_u64(&w, end, len) ||
+        w != end)
+        return 0;
+    return *len >= 1 && *len <= MAX_CHUNK_LEN && *off <= UINT64_MAX - *len;
 }
 
 /* Parse one manifest line into *ml. Returns 1 (a checksum line), 0 (blank or comment),
@@ -1998,14 +2167,22 @@ static int parse_line(char *line, struct mline *ml)
     } else {
         size_t w = strcspn(p, " \t");
         unsigned alg = 0;
-        int header = 0;
+        int header = 0, chunk = 0;
         if (w > 7 && strncmp(p, "header:", 7) == 0 && type_word_alg(p + 7, w - 7, &alg))
             header = 1;
-        if (header || type_word_alg(p, w, &alg) || (w == 4 && strncmp(p, "uuid", 4) == 0)) {
+        else if (memchr(p, '@', w) && chunk_word(p, w, &header, &ml->coff, &ml->clen)) {
+            chunk = 1;
+            alg = QF_HASH_CRC32;
+        }
+        if (header || chunk || type_word_alg(p, w, &alg) ||
+            (w == 4 && strncmp(p, "uuid", 4) == 0)) {
             /* typed: TYPE  HEX  NAME */
             ml->typed = 1;
             ml->alg = alg;
-            ml->kind = header ? LK_HEADER : alg ? LK_MODEL : LK_UUID;
+            ml->kind = chunk ? (header ? LK_HCHUNK : LK_CHUNK)
+                       : header ? LK_HEADER
+                       : alg    ? LK_MODEL
+                                : LK_UUID;
             char *q = p + w;
             while (*q == ' ' || *q == '\t')
                 q++;
@@ -2086,6 +2263,18 @@ static void resolve_lines(size_t from)
 {
     for (size_t i = from; i < ML_n; i++) {
         struct mline *l = &ML[i];
+        /* a run of lines about one subject (a tensor and its chunks): resolved once */
+        struct mline *pv = i > from ? &ML[i - 1] : NULL;
+        if (pv && pv->typed && l->typed && pv->tensor && strcmp(pv->name, l->name) == 0 &&
+            (pv->kind == LK_TENSOR || pv->kind == LK_CHUNK) &&
+            (l->kind == LK_MODEL || l->kind == LK_CHUNK)) {
+            if (l->kind == LK_MODEL)
+                l->kind = LK_TENSOR;
+            l->file = xstrdup(pv->file);
+            l->tensor = xstrdup(pv->tensor);
+            l->cf = pv->cf;
+            continue;
+        }
         if (l->kind == LK_WHOLE) {
             l->file = xstrdup(l->name);
             if (!path_exists(l->name)) {
@@ -2102,7 +2291,7 @@ static void resolve_lines(size_t from)
                     free(a);
                 }
             }
-        } else if (l->kind == LK_MODEL && !path_exists(l->name)) {
+        } else if ((l->kind == LK_MODEL && !path_exists(l->name)) || l->kind == LK_CHUNK) {
             /* FILE:TENSOR: the longest existing file (or, when missing, the longest name of
              * another line) before a ':' */
             char *best = NULL;
@@ -2124,7 +2313,8 @@ static void resolve_lines(size_t from)
                     best = xstrndup(l->name, (size_t)(c - l->name));
             }
             if (best) {
-                l->kind = LK_TENSOR;
+                if (l->kind == LK_MODEL)
+                    l->kind = LK_TENSOR;
                 l->tensor = xstrdup(l->name + strlen(best) + 1);
                 l->file = best;
             } else
@@ -2152,24 +2342,43 @@ static int read_manifest(size_t mi)
     size_t lineno = 0;
     while ((n = getline(&line, &cap, f)) >= 0) {
         lineno++;
-        if (memchr(line, '\0', (size_t)n)) {
+        if (memchr(line, '\0', (size_t)n) || (size_t)n > MAX_LINE_LEN) {
             m->n_malformed++;
+            if (G.warn && !G.status)
+                cli_info(1, "%s: %zu: %s", m->path, lineno,
+                         (size_t)n > MAX_LINE_LEN ? "line longer than 1 MiB" : "NUL byte in line");
+            if (cap > 2 * MAX_LINE_LEN) { /* don't keep a huge buffer for the next lines */
+                free(line);
+                line = NULL;
+                cap = 0;
+            }
             continue;
         }
         struct mline ml;
         int r = parse_line(line, &ml);
         if (r == 0)
             continue;
-        if (r < 0 || (G.algs && ml.alg && !(G.algs & ml.alg))) {
+        /* a checksum option selects lines; chunk lines stay, to locate damage */
+        if (r < 0 || (G.algs && ml.alg && !(G.algs & ml.alg) && ml.kind != LK_CHUNK &&
+                      ml.kind != LK_HCHUNK)) {
             if (r < 0) {
                 m->n_malformed++;
                 if (G.warn && !G.status)
                     cli_info(1, "%s: %zu: improperly formatted checksum line", m->path, lineno);
-            }
+            } else
+                free(ml.name);
             continue;
+        }
+        if (r > 0 && ML_n >= MAX_LINES) {
+            cli_error("%s: %zu: more than %u checksum lines in all", m->path, lineno,
+                      MAX_LINES);
+            free(ml.name);
+            m->unreadable = 1;
+            break;
         }
         ml.manifest = mi;
         ml.lineno = lineno;
+        ml.ti = ml.cidx = -1;
         grow(&ML, &ML_cap, ML_n + 1, sizeof *ML);
         ML[ML_n++] = ml;
         m->n_proper++;
@@ -2195,6 +2404,107 @@ static int tensor_index(const struct layout *L, const char *name)
     return -1;
 }
 
+static uint32_t load_be32(const uint8_t *b)
+{
+    return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+}
+
+static int chunk_line_cmp(const void *a, const void *b)
+{
+    const struct mline *x = *(struct mline *const *)a, *y = *(struct mline *const *)b;
+    if (x->ti != y->ti)
+        return x->ti < y->ti ? -1 : 1;
+    if (x->coff != y->coff)
+        return x->coff < y->coff ? -1 : 1;
+    if (x->clen != y->clen)
+        return x->clen < y->clen ? -1 : 1;
+    return x < y ? -1 : x > y;
+}
+
+/* The grid of CRCs for the chunk lines v[0..n) of one subject, sorted by chunk_line_cmp:
+ * lines with the same range share an entry (cidx); a line overlapping the previous entry
+ * or reaching past limit bytes is refused (why). */
+static struct ccrc *chunk_grid_of(struct mline **v, size_t n, uint64_t limit, const char *what,
+                                  size_t *ng)
+{
+    struct ccrc *g = xcalloc(n, sizeof *g);
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct mline *l = v[i];
+        if (l->coff + l->clen > limit) {
+            l->why = xasprintf("chunk bytes %llu-%llu, the %s has %llu",
+                               (unsigned long long)l->coff,
+                               (unsigned long long)(l->coff + l->clen - 1), what,
+                               (unsigned long long)limit);
+            continue;
+        }
+        if (k && g[k - 1].off == l->coff && g[k - 1].len == l->clen) {
+            l->cidx = (long)(k - 1);
+            continue;
+        }
+        if (k && l->coff < g[k - 1].off + g[k - 1].len) {
+            l->why = xasprintf("chunk bytes %llu-%llu overlap another chunk line",
+                               (unsigned long long)l->coff,
+                               (unsigned long long)(l->coff + l->clen - 1));
+            continue;
+        }
+        g[k] = (struct ccrc){l->coff, l->clen, 0, load_be32(l->digest)};
+        l->cidx = (long)k++;
+    }
+    *ng = k;
+    return g;
+}
+
+/* Chunk lines of c: the header's (absolute offsets, no layout needed) get their own sink;
+ * the tensors' grids are attached to the tensor sinks by cfile_plan. */
+static void plan_chunks(struct cfile *c, int have_layout, int has_tensor_lines,
+                        int has_header_lines)
+{
+    struct mline **v = NULL;
+    size_t nv = 0, cap = 0;
+    for (size_t i = 0; i < ML_n; i++) {
+        struct mline *l = &ML[i];
+        if (l->cf != c || l->kind != LK_HCHUNK)
+            continue;
+        l->aux = has_header_lines;
+        grow(&v, &cap, nv + 1, sizeof *v);
+        v[nv++] = l;
+    }
+    if (nv) {
+        qsort(v, nv, sizeof *v, chunk_line_cmp);
+        c->hcc = chunk_grid_of(v, nv, UINT64_MAX, "header", &c->nhcc);
+        if (c->nhcc) {
+            const struct ccrc *e = &c->hcc[c->nhcc - 1];
+            c->hchunks = eng_add_range_sink(c->job, 0, e->off + e->len, 0, -1);
+            c->hchunks->cc = c->hcc;
+            c->hchunks->ncc = c->nhcc;
+        }
+    }
+    nv = 0;
+    for (size_t i = 0; i < ML_n; i++) {
+        struct mline *l = &ML[i];
+        if (l->cf != c || l->kind != LK_CHUNK)
+            continue;
+        l->aux = l->ti >= 0 ? c->talgs[l->ti] != 0 : has_tensor_lines;
+        if (!have_layout || l->ti < 0 || !c->L.t[l->ti].complete)
+            continue;
+        grow(&v, &cap, nv + 1, sizeof *v);
+        v[nv++] = l;
+    }
+    if (nv) {
+        qsort(v, nv, sizeof *v, chunk_line_cmp);
+        c->tcc = xcalloc(c->L.nt, sizeof *c->tcc);
+        c->tncc = xcalloc(c->L.nt, sizeof *c->tncc);
+        for (size_t i = 0, j; i < nv; i = j) {
+            long t = v[i]->ti;
+            for (j = i + 1; j < nv && v[j]->ti == t; j++)
+                ;
+            c->tcc[t] = chunk_grid_of(v + i, j - i, c->L.t[t].nbytes, "tensor", &c->tncc[t]);
+        }
+    }
+    free(v);
+}
+
 /* Set up the reads of one file for the lines that refer to it. */
 static void cfile_plan(struct cfile *c)
 {
@@ -2205,10 +2515,13 @@ static void cfile_plan(struct cfile *c)
         c->done = 1;
         return;
     }
+    int has_tensor_lines = 0, has_header_lines = 0;
     for (size_t i = 0; i < ML_n; i++) {
         struct mline *l = &ML[i];
         if (l->cf != c)
             continue;
+        has_tensor_lines |= l->kind == LK_TENSOR;
+        has_header_lines |= l->kind == LK_HEADER;
         if (l->kind == LK_MEMBER)
             c->is_archive = 1;
         if (l->kind == LK_WHOLE)
@@ -2224,34 +2537,45 @@ static void cfile_plan(struct cfile *c)
             c->talgs = xcalloc(c->L.nt, sizeof *c->talgs);
     }
     int have_layout = c->need_layout && c->layout_rc == 0 && c->L.is_model;
+    const struct mline *prev = NULL; /* runs of lines about one tensor: looked up once */
     for (size_t i = 0; i < ML_n; i++) {
         struct mline *l = &ML[i];
         if (l->cf != c || !have_layout)
             continue;
+        if ((l->kind == LK_TENSOR || l->kind == LK_CHUNK) && l->tensor) {
+            if (prev && strcmp(prev->tensor, l->tensor) == 0)
+                l->ti = prev->ti;
+            else
+                l->ti = tensor_index(&c->L, l->tensor);
+            prev = l;
+        }
         if (l->kind == LK_MODEL)
             c->model_algs |= l->alg;
         else if (l->kind == LK_HEADER)
             c->header_algs |= l->alg;
         else if (l->kind == LK_UUID)
             c->need_uuid = 1;
-        else if (l->kind == LK_TENSOR) {
-            int t = tensor_index(&c->L, l->tensor);
-            if (t >= 0)
-                c->talgs[t] |= l->alg;
-        }
+        else if (l->kind == LK_TENSOR && l->ti >= 0)
+            c->talgs[l->ti] |= l->alg;
     }
     c->job = eng_add_job(c->path);
     if (c->whole_algs)
         c->whole = eng_add_range_sink(c->job, 0, TO_EOF, c->whole_algs, -1);
+    plan_chunks(c, have_layout, has_tensor_lines, has_header_lines);
     if (!have_layout)
         return;
     if (c->header_algs)
         c->header = eng_add_range_sink(c->job, 0, c->L.header_size, c->header_algs, -1);
     c->tsink = xcalloc(c->L.nt, sizeof *c->tsink);
-    for (size_t t = 0; t < c->L.nt; t++)
-        if (c->talgs[t] && c->L.t[t].complete)
-            c->tsink[t] = eng_add_range_sink(c->job, c->L.t[t].off,
-                                             c->L.t[t].off + c->L.t[t].nbytes, c->talgs[t], -1);
+    for (size_t t = 0; t < c->L.nt; t++) {
+        size_t ncc = c->tncc ? c->tncc[t] : 0;
+        if (!(c->talgs[t] || ncc) || !c->L.t[t].complete)
+            continue;
+        c->tsink[t] = eng_add_range_sink(c->job, c->L.t[t].off,
+                                         c->L.t[t].off + c->L.t[t].nbytes, c->talgs[t], -1);
+        c->tsink[t]->cc = ncc ? c->tcc[t] : NULL;
+        c->tsink[t]->ncc = ncc;
+    }
     if (c->model_algs || c->need_uuid) {
         size_t nr;
         struct range *r = layout_data_ranges(&c->L, &nr);
@@ -2312,6 +2636,15 @@ static void line_result(struct mline *l)
         l->result = sink_ok(c->whole) && digest_eq(c->whole, l) ? RES_OK : RES_MISMATCH;
         return;
     }
+    if (l->kind == LK_HCHUNK) {
+        int ok = l->cidx >= 0 && sink_ok(c->hchunks) &&
+                 c->hcc[l->cidx].crc == load_be32(l->digest);
+        l->result = ok ? RES_OK : RES_MISMATCH;
+        if (!ok && !l->why)
+            l->why = xasprintf("header bytes %llu-%llu", (unsigned long long)l->coff,
+                               (unsigned long long)(l->coff + l->clen - 1));
+        return;
+    }
     /* lines that need the file's layout */
     if (c->layout_rc != 0 || !c->L.is_model) {
         l->result = RES_MISMATCH;
@@ -2344,8 +2677,8 @@ static void line_result(struct mline *l)
         l->result = ok ? RES_OK : RES_MISMATCH;
         return;
     }
-    /* LK_TENSOR */
-    int t = tensor_index(&c->L, l->tensor);
+    /* LK_TENSOR, LK_CHUNK */
+    int t = l->tensor ? tensor_index(&c->L, l->tensor) : -1;
     if (t < 0) {
         l->result = RES_MISMATCH;
         l->why = xstrdup("no such tensor");
@@ -2357,6 +2690,14 @@ static void line_result(struct mline *l)
         l->result = RES_MISMATCH;
         l->why = xasprintf("truncated: data at bytes %llu-%llu, file ends at %llu", a, b - 1,
                            (unsigned long long)c->L.file_size);
+        return;
+    }
+    if (l->kind == LK_CHUNK) {
+        int ok = l->cidx >= 0 && c->tsink[t] && sink_ok(c->tsink[t]) &&
+                 c->tcc[t][l->cidx].crc == load_be32(l->digest);
+        l->result = ok ? RES_OK : RES_MISMATCH;
+        if (!ok && !l->why)
+            l->why = xasprintf("data at bytes %llu-%llu", a + l->coff, a + l->coff + l->clen - 1);
         return;
     }
     l->result = sink_ok(c->tsink[t]) && digest_eq(c->tsink[t], l) ? RES_OK : RES_MISMATCH;
@@ -2374,6 +2715,10 @@ static void put_subject(FILE *f, const struct mline *l)
         fputs(" (header)", f);
     else if (l->kind == LK_UUID)
         fputs(" (uuid)", f);
+    else if (l->kind == LK_CHUNK)
+        fputs(" (chunks)", f);
+    else if (l->kind == LK_HCHUNK)
+        fputs(" (header chunks)", f);
 }
 
 static int same_subject(const struct mline *a, const struct mline *b)
@@ -2392,6 +2737,8 @@ static size_t check_print_group(size_t i)
     int res = RES_IGNORED;
     const char *why = NULL;
     struct mline *l = &ML[i];
+    if (l->aux)
+        return g; /* chunk lines beside hash lines of their subject: they only locate */
     for (size_t k = i; k < g; k++) {
         struct mline *x = &ML[k];
         struct manifest *m = &MF[x->manifest];
@@ -2449,6 +2796,187 @@ static void check_poll(void)
     fflush(stdout);
 }
 
+/* Re-read bytes [base, base + total) of path once with each candidate of the chunk at coff
+ * (relative to base) patched in, hash them with the algorithms of the lines exp and set ok[k]
+ * when every line's digest matches; have[k] gets the byte found in the file. Returns 0, or -1
+ * when the bytes can't be read. */
+static int confirm_candidates(const char *path, uint64_t base, uint64_t total, uint64_t coff,
+                              const struct qf_crc32_fix *cand, size_t nc,
+                              struct mline *const *exp, size_t ne, int *ok, uint8_t *have)
+{
+    unsigned algs = 0;
+    for (size_t i = 0; i < ne; i++)
+        algs |= exp[i]->alg;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || !algs) {
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    uint8_t *buf = xmalloc(CHUNK_SIZE);
+    struct qf_hash *pre = NULL, *st[MAX_CANDIDATES] = {0};
+    int rc = -1;
+    if (qf_hash_new(algs, &pre) != QF_OK)
+        goto out;
+    uint64_t pos = 0;
+    for (int phase = 0; phase < 2; phase++) {
+        uint64_t end = phase ? total : coff;
+        while (pos < end) {
+            size_t n = end - pos < CHUNK_SIZE ? (size_t)(end - pos) : CHUNK_SIZE;
+            ssize_t got = pread(fd, buf, n, (off_t)(base + pos));
+            if (got < 0 && errno == EINTR)
+                continue;
+            if (got <= 0)
+                goto out;
+            n = (size_t)got;
+            if (!phase) {
+                qf_hash_update(pre, buf, n);
+            } else {
+                for (size_t k = 0; k < nc; k++) {
+                    uint64_t p = coff + cand[k].pos;
+                    int in = p >= pos && p < pos + n;
+                    if (in) {
+                        have[k] = buf[p - pos];
+                        buf[p - pos] ^= cand[k].xor;
+                    }
+                    qf_hash_update(st[k], buf, n);
+                    if (in)
+                        buf[p - pos] ^= cand[k].xor;
+                }
+            }
+            pos += n;
+        }
+        if (!phase)
+            for (size_t k = 0; k < nc; k++)
+                if (qf_hash_dup(pre, &st[k]) != QF_OK)
+                    goto out;
+    }
+    for (size_t k = 0; k < nc; k++) {
+        qf_hash_final(st[k]);
+        ok[k] = 1;
+        for (size_t i = 0; i < ne; i++) {
+            uint8_t d[QF_HASH_MAX_DIGEST];
+            int n = qf_hash_digest(st[k], exp[i]->alg, d, sizeof d);
+            if (n <= 0 || memcmp(d, exp[i]->digest, (size_t)n) != 0)
+                ok[k] = 0;
+        }
+    }
+    rc = 0;
+out:
+    for (size_t k = 0; k < nc; k++)
+        qf_hash_free(st[k]);
+    qf_hash_free(pre);
+    free(buf);
+    close(fd);
+    return rc;
+}
+
+/* Report where the bytes of one subject (a tensor, or the header when tensor is NULL) differ
+ * from the chunk lines: one byte exactly when a single chunk differs, a single-byte change
+ * explains its CRC and the subject's hash lines (exp) confirm it; else the differing chunks'
+ * byte ranges. base: file offset of the subject; total: its length (0: unknown). */
+static void locate_subject(const char *path, const char *tensor, const struct esink *s,
+                           const struct ccrc *cc, size_t ncc, uint64_t base, uint64_t total,
+                           struct mline *const *exp, size_t ne)
+{
+    if (!s || !sink_ok(s))
+        return;
+    size_t nbad = 0, bad = 0;
+    for (size_t i = 0; i < ncc; i++)
+        if (cc[i].crc != cc[i].want) {
+            nbad++;
+            bad = i;
+        }
+    if (!nbad)
+        return;
+    if (nbad == 1 && ne && total) {
+        struct qf_crc32_fix cand[MAX_CANDIDATES];
+        size_t nc = qf_crc32_locate(cc[bad].crc, cc[bad].want, cc[bad].len, cand,
+                                    MAX_CANDIDATES);
+        int ok[MAX_CANDIDATES] = {0};
+        uint8_t have[MAX_CANDIDATES] = {0};
+        if (nc >= 1 && nc <= MAX_CANDIDATES &&
+            confirm_candidates(path, base, total, cc[bad].off, cand, nc, exp, ne, ok,
+                               have) == 0) {
+            size_t nok = 0, k1 = 0;
+            for (size_t k = 0; k < nc; k++)
+                if (ok[k]) {
+                    nok++;
+                    k1 = k;
+                }
+            if (nok == 1) {
+                unsigned long long rel = cc[bad].off + cand[k1].pos;
+                unsigned h = have[k1], w = (unsigned)(have[k1] ^ cand[k1].xor);
+                if (tensor)
+                    cli_info(1, "%s: tensor %s: byte at offset %llu (file offset %llu) is "
+                             "0x%02x, manifest says 0x%02x", path, tensor, rel,
+                             (unsigned long long)base + rel, h, w);
+                else
+                    cli_info(1, "%s: header: byte at offset %llu is 0x%02x, manifest says "
+                             "0x%02x", path, rel, h, w);
+                return;
+            }
+        }
+    }
+    /* the ranges of the differing chunks, neighbours merged */
+    for (size_t i = 0; i < ncc;) {
+        if (cc[i].crc == cc[i].want) {
+            i++;
+            continue;
+        }
+        unsigned long long a = cc[i].off, b = cc[i].off + cc[i].len;
+        for (i++; i < ncc && cc[i].crc != cc[i].want && cc[i].off == b; i++)
+            b = cc[i].off + cc[i].len;
+        if (tensor)
+            cli_info(1, "%s: tensor %s: bytes %llu-%llu (file bytes %llu-%llu) differ", path,
+                     tensor, a, b - 1, (unsigned long long)base + a,
+                     (unsigned long long)base + b - 1);
+        else
+            cli_info(1, "%s: header: bytes %llu-%llu differ", path, a, b - 1);
+    }
+}
+
+/* Chunk lines of one file: locate the damage in its header and in each tensor. */
+static void locate_file(struct cfile *c)
+{
+    struct mline **exp = NULL;
+    size_t ne = 0, cap = 0;
+    if (c->nhcc) {
+        for (size_t i = 0; i < ML_n; i++)
+            if (ML[i].cf == c && ML[i].kind == LK_HEADER) {
+                grow(&exp, &cap, ne + 1, sizeof *exp);
+                exp[ne++] = &ML[i];
+            }
+        /* the header's length: where the chunk lines (contiguous from 0) end, else the
+         * length the file's layout gives */
+        uint64_t total = 0;
+        for (size_t i = 0; i < c->nhcc && c->hcc[i].off == total; i++)
+            total += c->hcc[i].len;
+        if (c->hcc[0].off != 0 || total != c->hcc[c->nhcc - 1].off + c->hcc[c->nhcc - 1].len)
+            total = c->layout_rc == 0 && c->L.is_model ? c->L.header_size : 0;
+        locate_subject(c->path, NULL, c->hchunks, c->hcc, c->nhcc, 0, total, exp, ne);
+    }
+    if (c->tcc) {
+        for (size_t t = 0; t < c->L.nt; t++) {
+            size_t nbad = 0;
+            for (size_t i = 0; i < c->tncc[t]; i++)
+                nbad += c->tcc[t][i].crc != c->tcc[t][i].want;
+            if (!nbad || !c->tsink[t] || !sink_ok(c->tsink[t]))
+                continue;
+            ne = 0;
+            for (size_t i = 0; i < ML_n; i++)
+                if (ML[i].cf == c && ML[i].kind == LK_TENSOR && ML[i].ti == (long)t) {
+                    grow(&exp, &cap, ne + 1, sizeof *exp);
+                    exp[ne++] = &ML[i];
+                }
+            const struct tinfo *ti = &c->L.t[t];
+            locate_subject(c->path, ti->name, c->tsink[t], c->tcc[t], c->tncc[t], ti->off,
+                           ti->nbytes, exp, ne);
+        }
+    }
+    free(exp);
+}
+
 /* Per file: say what the per-tensor lines tell about the damage. */
 static void check_diagnose(void)
 {
@@ -2471,8 +2999,10 @@ static void check_diagnose(void)
             } else if (l->kind == LK_WHOLE)
                 bad_w += bad;
         }
-        if (!nt || (!bad_t && !bad_h && !bad_w))
+        if (!nt || (!bad_t && !bad_h && !bad_w)) {
+            locate_file(c);
             continue;
+        }
         /* distinct tensors that failed */
         size_t dt = 0, dn = 0;
         const char *prev = NULL;
@@ -2503,6 +3033,7 @@ static void check_diagnose(void)
         else if (dt)
             cli_info(1, "%s: %zu of %zu tensors differ%s", c->path, dt, dn,
                      nh ? (bad_h ? ", header differs too" : ", header identical") : "");
+        locate_file(c);
     }
 }
 
@@ -3466,6 +3997,10 @@ int main(int argc, char **argv)
         case OPT_IGNORE_MISSING: G.ignore_missing = 1; break;
         case 's': G.scan = 1; break;
         case 'j': jobs = (long)cli_parse_count("jobs", arg, 4096); break;
+        case OPT_CHUNK_SIZE:
+            G.chunk = cli_parse_count("chunk-size", arg, MAX_CHUNK_LEN);
+            G.chunk_set = 1;
+            break;
         default: cli_usage_die("unhandled option");
         }
     }
@@ -3479,6 +4014,8 @@ int main(int argc, char **argv)
     int hashing = G.algs || G.per_tensor || G.members;
     if (G.uuid && !G.per_tensor)
         cli_usage_die("--uuid needs --per-tensor");
+    if (G.chunk_set && !G.per_tensor)
+        cli_usage_die("--chunk-size needs --per-tensor");
     if (G.check && (G.per_tensor || G.members || G.tag || G.scan))
         cli_usage_die("--check takes manifests; it can't be combined with --per-tensor, "
                       "--members, --tag or --scan");

@@ -17,7 +17,7 @@
  *   XXH64     8 bytes (xxhsum -H1, seed 0)              XXH32    4 bytes (xxhsum -H0, seed 0)
  *   CRC32     4 bytes (zlib / gzip / zip CRC-32, IEEE 802.3 polynomial)
  * SHA-256 and SHA-1 come from OpenSSL (SHA-NI where the CPU has it), the xxHash family from
- * libxxhash, CRC-32 from zlib.
+ * libxxhash, CRC-32 from zlib. qf_crc32_locate finds a single-byte error from two CRC-32s.
  *
  * Thread-safety: one struct qf_hash must not be used by two threads at once; distinct
  * objects are independent. The other functions are pure.
@@ -106,6 +106,39 @@ QF_API char *qf_hash_tohex(const uint8_t *bytes, size_t n, char *buf);
 
 /* Parse 2n hex digits (either case, nothing else) into n bytes. Returns QF_OK or QF_EINVAL. */
 QF_API int qf_hash_fromhex(const char *hex, size_t len, uint8_t *out, size_t n);
+
+/* Copy a state (mid-stream or finished) into a new object: both then go on independently.
+ * Returns QF_OK and sets *out, QF_EINVAL, QF_ENOMEM or QF_EINTERNAL. */
+QF_API int qf_hash_dup(const struct qf_hash *h, struct qf_hash **out);
+
+/* CRC-32 as zlib's crc32(): continue crc (0 to start) over len bytes. */
+QF_API uint32_t qf_crc32(uint32_t crc, const void *data, size_t len);
+
+/* Locating a single-byte error from two CRC-32s.
+ *
+ * CRC-32 is linear over GF(2): for two byte strings of the same length n, crc(a) ^ crc(b)
+ * depends only on a ^ b (the initial and final inversions cancel). If a and b differ in one
+ * byte, at position p by the bit pattern e (e = a[p] ^ b[p], non-zero), that "syndrome" is
+ * T[e] * x^(8 (n-1-p)) mod P, where T is zlib's byte table. qf_crc32_locate walks p from
+ * the end of the string to its start, dividing by x^8 once per byte, and reports every
+ * (p, e) whose pattern gives the syndrome.
+ *
+ * A single-byte error is always among the candidates. CRC-32 does not pin it down alone:
+ * for strings longer than about 11 KiB two different single-byte patterns can have the same
+ * CRC (for n bytes about n * 255 / 2^32 candidates are expected besides the true one), so a
+ * caller confirms each candidate with a stronger hash before reporting it. An error of more
+ * than one byte gives either no candidate or false ones.
+ *
+ * crc_have, crc_want: zlib CRC-32s of the two strings; len: their length in bytes (any,
+ * including 1). Fills out[0..max) with candidates in decreasing position order and stops
+ * once max + 1 have been found. Returns the number found (max + 1 means "more than max").
+ * Equal CRCs give 0. Time: one table step per byte of len. */
+struct qf_crc32_fix {
+    uint64_t pos;  /* byte position in the string */
+    uint8_t xor;   /* have[pos] ^ want[pos] */
+};
+QF_API size_t qf_crc32_locate(uint32_t crc_have, uint32_t crc_want, uint64_t len,
+                              struct qf_crc32_fix *out, size_t max);
 
 #ifdef __cplusplus
 }

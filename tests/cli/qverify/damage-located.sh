@@ -1,6 +1,8 @@
 # A manifest written with --per-tensor names what a damaged copy got wrong: one flipped byte
-# is reported with its file, its tensor and the tensor's byte range; a copy that differs only
-# in metadata is recognised as such.
+# is reported with its file, its tensor and the tensor's byte range, and (from the chunk
+# CRC-32 lines) its exact offset, the byte found (0x55, written here) and the byte the
+# fixture holds there (0xd1); a copy that differs only in metadata is recognised as such
+# (two bytes differ there: the header's range is named).
 cp "$FIX/stories260K-q8_0.gguf" model.gguf
 qverify --per-tensor --sha256 model.gguf > MANIFEST
 cp model.gguf good.gguf

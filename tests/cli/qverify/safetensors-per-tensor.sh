@@ -1,5 +1,6 @@
-# Per-tensor manifests work for safetensors too (header = the 8-byte length + JSON), and a
-# damaged tensor is named with its byte range.
+# Per-tensor manifests work for safetensors too (header = the 8-byte length + JSON; its
+# CRC-32 line is gzip's CRC of those 4864 bytes), and a damaged tensor is named with its
+# byte range and the changed byte (0x01 written over the fixture's 0xa5).
 cp "$FIX/stories260K-hf/model.safetensors" model.safetensors
 qverify --per-tensor --sha256 model.safetensors > MANIFEST
 grep -c '^sha256    ' MANIFEST
