@@ -499,7 +499,8 @@ static int is_linear(const char *name, const struct qf_ltensor *t)
         "attn_q", "attn_k", "attn_v", "attn_output", "attn_qkv", "ffn_gate", "ffn_up",
         "ffn_down"};
     size_t n = strlen(name);
-    if (t->n_dims != 2 || n < 8 || strcmp(name + n - 7, ".weight") != 0 || !in_block(name))
+    if (t->n_dims != 2 || !t->shape[0] || !t->shape[1] || n < 8 ||
+        strcmp(name + n - 7, ".weight") != 0 || !in_block(name))
         return 0;
     const char *end = name + n - 7, *start = end;
     while (start > name && start[-1] != '.')

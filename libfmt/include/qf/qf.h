@@ -13,6 +13,7 @@
 #include "qf/hash.h"
 #include "qf/convert.h"
 #include "qf/layout.h"
+#include "qf/lwrite.h"
 
 #define QF_VERSION_MAJOR 0
 #define QF_VERSION_MINOR 1
