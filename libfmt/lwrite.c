@@ -136,18 +136,11 @@ static const struct lw_repack *find_repack(const struct qf_lwrite_plan *p,
 static int note(struct qf_lwrite_plan *p, const char *fmt, ...) QF_PRINTF(2, 3);
 static int note(struct qf_lwrite_plan *p, const char *fmt, ...)
 {
-    char buf[600];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt, ap);
+    int rc = qfi_strv_vaddf(&p->notes, &p->n_notes, &p->cap_notes, fmt, ap);
     va_end(ap);
-    char *s = strdup(buf);
-    if (!s || qfi_grow((void **)&p->notes, &p->cap_notes, p->n_notes + 1, sizeof *p->notes)) {
-        free(s);
-        return QF_ENOMEM;
-    }
-    p->notes[p->n_notes++] = s;
-    return QF_OK;
+    return rc;
 }
 
 static uint64_t ngroups_of(const struct qf_lwrite_plan *p, uint64_t in)

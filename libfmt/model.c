@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 
 const char *qf_version(void)
@@ -27,6 +28,19 @@ int qfi_grow(void **p, size_t *cap, size_t need, size_t sz)
         return QF_ENOMEM;
     *p = q;
     *cap = nc;
+    return QF_OK;
+}
+
+int qfi_strv_vaddf(char ***v, size_t *n, size_t *cap, const char *fmt, va_list ap)
+{
+    char buf[1024];
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    char *c = strdup(buf);
+    if (!c || qfi_grow((void **)v, cap, *n + 1, sizeof **v)) {
+        free(c);
+        return QF_ENOMEM;
+    }
+    (*v)[(*n)++] = c;
     return QF_OK;
 }
 

@@ -97,6 +97,10 @@ static inline void qfi_store_le64(void *p, uint64_t v)
  * doubling; QF_ENOMEM on overflow or allocation failure (the array is then unchanged). */
 QFI_HIDDEN int qfi_grow(void **p, size_t *cap, size_t need, size_t sz);
 
+/* Append a printf-formatted line (at most 1023 bytes kept) to the string array *v (*n used,
+ * *cap allocated), for lists of notes and warnings; QF_ENOMEM if it cannot. */
+QFI_HIDDEN int qfi_strv_vaddf(char ***v, size_t *n, size_t *cap, const char *fmt, va_list ap);
+
 /* ---------------------------------------------------------------------------------------
  * Errors
  */

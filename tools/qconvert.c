@@ -378,16 +378,21 @@ static const char *path_name(const struct qf_convert_item *it)
     return "convert";
 }
 
-static const char *shape_str(char *buf, size_t n, const struct qf_convert_item *it)
+static const char *dims_str(char *buf, size_t n, int n_dims, const uint64_t *shape)
 {
     size_t o = 0;
     o += (size_t)snprintf(buf + o, n - o, "[");
-    for (int d = 0; d < it->n_dims && o < n; d++)
+    for (int d = 0; d < n_dims && o < n; d++)
         o += (size_t)snprintf(buf + o, n - o, "%s%llu", d ? ", " : "",
-                              (unsigned long long)it->shape[d]);
+                              (unsigned long long)shape[d]);
     if (o < n)
         snprintf(buf + o, n - o, "]");
     return buf;
+}
+
+static const char *shape_str(char *buf, size_t n, const struct qf_convert_item *it)
+{
+    return dims_str(buf, n, it->n_dims, it->shape);
 }
 
 static const char *notes_str(char *buf, size_t n, const struct qf_convert_item *it)
@@ -481,6 +486,46 @@ static json_t *jstr(const char *s)
     return j ? j : json_stringn("?", 1); /* names that are not UTF-8 */
 }
 
+/* add the plan's notes (note(p, i) until NULL) to a JSON report, print it on one line, free it */
+static void print_json_root(json_t *root, const char *(*note)(const void *, size_t),
+                            const void *p)
+{
+    json_t *notes = json_array();
+    const char *nt;
+    for (size_t i = 0; (nt = note(p, i)); i++)
+        json_array_append_new(notes, jstr(nt));
+    json_object_set_new(root, "notes", notes);
+    char *txt = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(9));
+    json_decref(root);
+    if (!txt)
+        cli_die(CLI_EXIT_TROUBLE, "out of memory");
+    printf("%s\n", txt);
+    free(txt);
+}
+
+/* the error columns of the -v tables */
+static void error_heads(struct cli_table *t, size_t c0)
+{
+    cli_table_head(t, c0, "rmse", 1);
+    cli_table_head(t, c0 + 1, "max_abs", 1);
+    cli_table_head(t, c0 + 2, "snr_db", 1);
+}
+
+static void error_cells(struct cli_table *t, const struct qf_convert_stats *s)
+{
+    cli_table_cell(t, "%.3g", s->rmse);
+    cli_table_cell(t, "%.3g", s->max_abs);
+    if (isfinite(s->snr_db))
+        cli_table_cell(t, "%.2f", s->snr_db);
+    else
+        cli_table_cell(t, "exact");
+}
+
+static const char *convert_note(const void *p, size_t i)
+{
+    return qf_convert_plan_note(p, i);
+}
+
 static void print_json(const struct qf_convert_plan *p, int ran)
 {
     json_t *root = json_object();
@@ -543,17 +588,7 @@ static void print_json(const struct qf_convert_plan *p, int ran)
         json_object_set_new(s, "worst", json_null());
     }
     json_object_set_new(root, "summary", s);
-    json_t *notes = json_array();
-    const char *nt;
-    for (size_t i = 0; (nt = qf_convert_plan_note(p, i)); i++)
-        json_array_append_new(notes, jstr(nt));
-    json_object_set_new(root, "notes", notes);
-    char *txt = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(9));
-    json_decref(root);
-    if (!txt)
-        cli_die(CLI_EXIT_TROUBLE, "out of memory");
-    printf("%s\n", txt);
-    free(txt);
+    print_json_root(root, convert_note, p);
 }
 
 static void print_errors(const struct qf_convert_plan *p)
@@ -564,9 +599,7 @@ static void print_errors(const struct qf_convert_plan *p)
         cli_table_head(t, 0, "name", 0);
         cli_table_head(t, 1, "from", 0);
         cli_table_head(t, 2, "to", 0);
-        cli_table_head(t, 3, "rmse", 1);
-        cli_table_head(t, 4, "max_abs", 1);
-        cli_table_head(t, 5, "snr_db", 1);
+        error_heads(t, 3);
         for (size_t i = 0; i < n; i++) {
             const struct qf_convert_item *it = qf_convert_plan_item(p, i);
             if (!it->measured)
@@ -574,12 +607,7 @@ static void print_errors(const struct qf_convert_plan *p)
             cli_table_cell_esc(t, it->name, strlen(it->name), 96);
             cli_table_cell(t, "%s", qf_type_name(it->src_type));
             cli_table_cell(t, "%s", qf_type_name(it->type));
-            cli_table_cell(t, "%.3g", it->stats.rmse);
-            cli_table_cell(t, "%.3g", it->stats.max_abs);
-            if (isfinite(it->stats.snr_db))
-                cli_table_cell(t, "%.2f", it->stats.snr_db);
-            else
-                cli_table_cell(t, "exact");
+            error_cells(t, &it->stats);
             cli_table_endrow(t);
         }
         if (cli_table_rows(t))
@@ -653,17 +681,6 @@ static const char *litem_to(const struct qf_lwrite_plan *p, const struct qf_lwri
     return it->quantized ? qf_lwrite_plan_scheme(p) : qf_type_name(it->out_type);
 }
 
-static const char *litem_shape(char *buf, size_t n, const struct qf_lwrite_item *it)
-{
-    size_t o = (size_t)snprintf(buf, n, "[");
-    for (int d = 0; d < it->n_dims && o < n; d++)
-        o += (size_t)snprintf(buf + o, n - o, "%s%llu", d ? ", " : "",
-                              (unsigned long long)it->shape[d]);
-    if (o < n)
-        snprintf(buf + o, n - o, "]");
-    return buf;
-}
-
 static uint64_t lplan_bytes(const struct qf_lwrite_plan *p, uint64_t *nq)
 {
     uint64_t b = 0;
@@ -688,7 +705,7 @@ static void print_lplan(FILE *f, const struct qf_lwrite_plan *p)
         const struct qf_lwrite_item *it = qf_lwrite_plan_item(p, i);
         char sb[128];
         cli_table_cell_esc(t, it->name, strlen(it->name), 96);
-        cli_table_cell(t, "%s", litem_shape(sb, sizeof sb, it));
+        cli_table_cell(t, "%s", dims_str(sb, sizeof sb, it->n_dims, it->shape));
         cli_table_cell(t, "%s", it->src->scheme);
         cli_table_cell(t, "%s%s", litem_to(p, it), it->act_order ? " (g_idx kept)" : "");
         cli_table_cell(t, "%llu", (unsigned long long)it->nbytes);
@@ -701,6 +718,11 @@ static void print_lplan(FILE *f, const struct qf_lwrite_plan *p)
     fprintf(f, "total: %zu tensors (%llu quantized as %s), %llu bytes of tensor data (%s)\n", n,
             (unsigned long long)nq, qf_lwrite_plan_scheme(p), (unsigned long long)b,
             cli_human_size(h, sizeof h, b));
+}
+
+static const char *lwrite_note(const void *p, size_t i)
+{
+    return qf_lwrite_plan_note(p, i);
 }
 
 static void print_ljson(const struct qf_lwrite_plan *p, int ran)
@@ -734,17 +756,7 @@ static void print_ljson(const struct qf_lwrite_plan *p, int ran)
     size_t worst;
     qf_lwrite_plan_totals(p, &all, &worst);
     json_object_set_new(root, "error", ran && worst != SIZE_MAX ? jstats(&all) : json_null());
-    json_t *notes = json_array();
-    const char *nt;
-    for (size_t i = 0; (nt = qf_lwrite_plan_note(p, i)); i++)
-        json_array_append_new(notes, jstr(nt));
-    json_object_set_new(root, "notes", notes);
-    char *txt = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(9));
-    json_decref(root);
-    if (!txt)
-        cli_die(CLI_EXIT_TROUBLE, "out of memory");
-    printf("%s\n", txt);
-    free(txt);
+    print_json_root(root, lwrite_note, p);
 }
 
 static void print_lerrors(const struct qf_lwrite_plan *p)
@@ -753,20 +765,13 @@ static void print_lerrors(const struct qf_lwrite_plan *p)
     if (cli_level >= 3) {
         struct cli_table *t = cli_table_new(4);
         cli_table_head(t, 0, "name", 0);
-        cli_table_head(t, 1, "rmse", 1);
-        cli_table_head(t, 2, "max_abs", 1);
-        cli_table_head(t, 3, "snr_db", 1);
+        error_heads(t, 1);
         for (size_t i = 0; i < n; i++) {
             const struct qf_lwrite_item *it = qf_lwrite_plan_item(p, i);
             if (!it->measured)
                 continue;
             cli_table_cell_esc(t, it->name, strlen(it->name), 96);
-            cli_table_cell(t, "%.3g", it->stats.rmse);
-            cli_table_cell(t, "%.3g", it->stats.max_abs);
-            if (isfinite(it->stats.snr_db))
-                cli_table_cell(t, "%.2f", it->stats.snr_db);
-            else
-                cli_table_cell(t, "exact");
+            error_cells(t, &it->stats);
             cli_table_endrow(t);
         }
         if (cli_table_rows(t))

@@ -68,7 +68,10 @@ struct qf_lwrite_opts {
     int gptq_format;      /* QF_LW_GPTQ_*: AUTO writes v1 ("gptq") unless an asymmetric zero
                              point of 0 occurs (v1 cannot hold it, gptq.md §5), then v2
                              ("gptq_v2"); V1 refuses such a model (QF_EUNSUPPORTED, before
-                             anything is written); V2 always writes v2 */
+                             anything is written); V2 always writes v2. AUTO and V1 with
+                             asymmetric quantization decode and encode every layer twice (the
+                             first pass only finds the zero points: the convention is in the
+                             header, written before the data) */
     int awq_version;      /* QF_LW_AWQ_GEMM or QF_LW_AWQ_GEMV */
     int no_act_order;     /* 1: never keep an act-order g_idx of a GPTQ input (default: kept
                              when the output's group size equals the input's) */
