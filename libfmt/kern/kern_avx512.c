@@ -15,7 +15,10 @@
 
 #include <float.h>
 #include <immintrin.h>
+#include <math.h>
 #include <string.h>
+
+#include "kern/kern_iqtab.h"
 
 #define GROUP 16
 
@@ -750,6 +753,296 @@ static inline int vm_all(vm m) { return m == (vm)0xFFFF; }
 #include "kern/kern_kq.h"
 
 /* ---------------------------------------------------------------------------------------
+ * IQ4_NL and IQ4_XS quantizers. Lane k fits block k of a group of 16 (32 elements each,
+ * transposed: element j of lane k at [16 j + k]) with the float operations of kern_iq.c's
+ * iq4_block in the same order.
+ *
+ * The level search: the scalar picks, for K[0] < v < K[15], the bracket K[lo] <= v < K[lo+1]
+ * and then lo when (v - K[lo]) < (K[lo+1] - v), else lo+1. In float arithmetic that choice is
+ * monotone in v, so it equals "lo+1 iff v >= T" for one float threshold T per bracket; T is
+ * found by bisection over the floats of the bracket with the very same expression, so the
+ * thresholds reproduce the scalar choice for every float. The code of v is then the number of
+ * thresholds <= v. The thresholds are more than 8 apart, so with buckets [8b, 8b+8) (b from
+ * floor(v/8), v clamped to [-128, 127.5]) a bucket holds at most one: code = base[b] + (v >=
+ * T[b]), two-register permutes of 32-entry tables. v <= K[0] and v >= K[15] come out as 0 and
+ * 15 by the same count. NaN is handled apart where it can occur.
+ *
+ * A group whose inputs or importance weights are not finite or exceed 2^30 in magnitude is left
+ * to the scalar reference (there infinite intermediates could meet and give NaNs whose sign
+ * depends on operand order).
+ */
+struct iq4_lut {
+    __m512 base_lo, base_hi, thr_lo, thr_hi, q_lo0, q_lo1, q_d0, q_d1;
+};
+
+/* The scalar choice between K[m-1] and K[m] for v in that bracket: 1 = K[m]. */
+static int iq4_pick_hi(float v, float a, float b)
+{
+    return !(v - a < b - v);
+}
+
+/* Order-preserving integer key of a float (and back). */
+static int32_t iq4_key(float f)
+{
+    int32_t i;
+    memcpy(&i, &f, 4);
+    return i < 0 ? (int32_t)(INT32_MIN - i) - 1 : i;
+}
+static float iq4_unkey(int32_t k)
+{
+    const int32_t i = k < 0 ? (int32_t)(INT32_MIN - (k + 1)) : k;
+    float f;
+    memcpy(&f, &i, 4);
+    return f;
+}
+
+static void iq4_lut_init(struct iq4_lut *t)
+{
+    const int8_t *K = kern_kvalues_iq4nl;
+    float thr[16];
+    for (int m = 1; m < 16; m++) {
+        const float a = (float)K[m - 1], b = (float)K[m];
+        /* smallest float v in (a, b) with pick_hi(v); pick_hi(b - ulp) holds */
+        int64_t lo = iq4_key(a), hi = (int64_t)iq4_key(b) - 1;
+        while (hi - lo > 1) {
+            const int64_t mid = lo + (hi - lo) / 2;
+            if (iq4_pick_hi(iq4_unkey((int32_t)mid), a, b))
+                hi = mid;
+            else
+                lo = mid;
+        }
+        thr[m] = iq4_unkey((int32_t)hi);
+    }
+    float base[32], tb[32], ql[32], qd[32];
+    for (int e = 0; e < 32; e++) {
+        const int bk = e < 16 ? e : e - 32; /* bucket [8 bk, 8 bk + 8), table entry bk & 31 */
+        const float s = 8.0f * (float)bk, end = s + 8.0f;
+        int cnt = 0;
+        float in = 1e30f;
+        for (int m = 1; m < 16; m++) {
+            if (thr[m] <= s)
+                cnt++;
+            else if (thr[m] < end)
+                in = thr[m];
+        }
+        base[e] = (float)cnt;
+        tb[e] = in;
+        ql[e] = (float)K[cnt];
+        qd[e] = (float)(K[cnt < 15 ? cnt + 1 : 15] - K[cnt]); /* exact */
+    }
+    t->base_lo = _mm512_loadu_ps(base);
+    t->base_hi = _mm512_loadu_ps(base + 16);
+    t->thr_lo = _mm512_loadu_ps(tb);
+    t->thr_hi = _mm512_loadu_ps(tb + 16);
+    t->q_lo0 = _mm512_loadu_ps(ql);
+    t->q_lo1 = _mm512_loadu_ps(ql + 16);
+    t->q_d0 = _mm512_loadu_ps(qd);
+    t->q_d1 = _mm512_loadu_ps(qd + 16);
+}
+
+/* Bucket index of v (clamped) and whether v reaches the bucket's threshold. */
+static inline __m512i iq4_bucket(const struct iq4_lut *t, __m512 v, __mmask16 *up)
+{
+    const __m512 c = _mm512_min_ps(_mm512_max_ps(v, _mm512_set1_ps(-128.0f)),
+                                   _mm512_set1_ps(127.5f));
+    const __m512i b = _mm512_cvt_roundps_epi32(_mm512_mul_ps(c, _mm512_set1_ps(0.125f)),
+                                               _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+    *up = _mm512_cmp_ps_mask(c, _mm512_permutex2var_ps(t->thr_lo, b, t->thr_hi), _CMP_GE_OQ);
+    return b;
+}
+
+/* K[code(v)] as a float (v not NaN). */
+static inline __m512 iq4_level(const struct iq4_lut *t, __m512 v)
+{
+    __mmask16 up;
+    const __m512i b = iq4_bucket(t, v, &up);
+    const __m512 lo = _mm512_permutex2var_ps(t->q_lo0, b, t->q_lo1);
+    return _mm512_mask_add_ps(lo, up, lo, _mm512_permutex2var_ps(t->q_d0, b, t->q_d1));
+}
+
+/* code(v) as int32 lanes, NaN -> 15 as the scalar. */
+static inline __m512i iq4_code(const struct iq4_lut *t, __m512 v)
+{
+    __mmask16 up;
+    const __m512i b = iq4_bucket(t, v, &up);
+    __m512 c = _mm512_permutex2var_ps(t->base_lo, b, t->base_hi);
+    c = _mm512_mask_add_ps(c, up, c, _mm512_set1_ps(1.0f));
+    c = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q), c, _mm512_set1_ps(15.0f));
+    return _mm512_cvttps_epi32(c);
+}
+
+/* iq4_block of 16 lanes: xt, wt transposed (32 x 16); the scales into d (0 for lanes whose
+ * absmax is below 1e-15). */
+static void iq4_fit16(const struct iq4_lut *t, const float *xt, const float *wt, float *d_out)
+{
+    const __m512 zero = _mm512_setzero_ps();
+    __m512 amax = zero, max = zero;
+    for (int j = 0; j < 32; j++) {
+        const __m512 x = _mm512_loadu_ps(xt + 16 * j), ax = _mm512_abs_ps(x);
+        const __mmask16 gt = _mm512_cmp_ps_mask(ax, amax, _CMP_GT_OQ);
+        amax = _mm512_mask_blend_ps(gt, amax, ax);
+        max = _mm512_mask_blend_ps(gt, max, x);
+    }
+    const __mmask16 tiny = _mm512_cmp_ps_mask(amax, _mm512_set1_ps(1e-15f), _CMP_LT_OQ);
+    /* d = -max / K[0]; id = 1 / d */
+    const __m512 neg = _mm512_castsi512_ps(
+        _mm512_xor_si512(_mm512_castps_si512(max), _mm512_set1_epi32(INT32_MIN)));
+    const __m512 d0 = _mm512_div_ps(neg, _mm512_set1_ps((float)kern_kvalues_iq4nl[0]));
+    __m512 id = _mm512_div_ps(_mm512_set1_ps(1.0f), d0);
+    __m512 sqx = zero, sq2 = zero;
+    for (int j = 0; j < 32; j++) {
+        const __m512 x = _mm512_loadu_ps(xt + 16 * j), w = _mm512_loadu_ps(wt + 16 * j);
+        const __m512 q = iq4_level(t, _mm512_mul_ps(id, x)), wq = _mm512_mul_ps(w, q);
+        sqx = _mm512_add_ps(sqx, _mm512_mul_ps(wq, x));
+        sq2 = _mm512_add_ps(sq2, _mm512_mul_ps(wq, q));
+    }
+    __mmask16 pos = _mm512_cmp_ps_mask(sq2, zero, _CMP_GT_OQ);
+    __m512 d = _mm512_maskz_div_ps(pos, sqx, sq2);
+    __m512 best = _mm512_mul_ps(d, sqx);
+    for (int tr = -7; tr <= 7; tr++) {
+        id = _mm512_div_ps(_mm512_set1_ps((float)(tr + kern_kvalues_iq4nl[0])), max);
+        sqx = sq2 = zero;
+        for (int j = 0; j < 32; j++) {
+            const __m512 x = _mm512_loadu_ps(xt + 16 * j), w = _mm512_loadu_ps(wt + 16 * j);
+            const __m512 q = iq4_level(t, _mm512_mul_ps(id, x)), wq = _mm512_mul_ps(w, q);
+            sqx = _mm512_add_ps(sqx, _mm512_mul_ps(wq, x));
+            sq2 = _mm512_add_ps(sq2, _mm512_mul_ps(wq, q));
+        }
+        pos = _mm512_cmp_ps_mask(sq2, zero, _CMP_GT_OQ);
+        const __mmask16 acc = pos & _mm512_cmp_ps_mask(_mm512_mul_ps(sqx, sqx),
+                                                       _mm512_mul_ps(best, sq2), _CMP_GT_OQ);
+        d = _mm512_mask_div_ps(d, acc, sqx, sq2);
+        best = _mm512_mask_mul_ps(best, acc, d, sqx);
+    }
+    _mm512_storeu_ps(d_out, _mm512_mask_blend_ps(tiny, d, zero));
+}
+
+/* Codes of 32 elements x with inverse scale id, packed as IQ4_NL (element j low nibble of byte
+ * j, element j + 16 high nibble). */
+static inline void iq4_pack32(const struct iq4_lut *t, const float *x, float id, uint8_t *qs)
+{
+    const __m512 iv = _mm512_set1_ps(id);
+    const __m512i c0 = iq4_code(t, _mm512_mul_ps(iv, _mm512_loadu_ps(x)));
+    const __m512i c1 = iq4_code(t, _mm512_mul_ps(iv, _mm512_loadu_ps(x + 16)));
+    _mm_storeu_si128((__m128i *)qs, _mm512_cvtepi32_epi8(_mm512_or_si512(c0, _mm512_slli_epi32(c1, 4))));
+}
+
+/* All n values finite and within +-2^30. */
+static int iq4_tame(const float *v, int n)
+{
+    const __m512 lim = _mm512_set1_ps(0x1p30f);
+    __mmask16 ok = 0xFFFF;
+    for (int i = 0; i < n; i += 16)
+        ok &= _mm512_cmp_ps_mask(_mm512_abs_ps(_mm512_loadu_ps(v + i)), lim, _CMP_LE_OQ);
+    return ok == 0xFFFF;
+}
+
+/* Transpose 16 blocks of 32 (block k at x + 32 k; lanes k >= nl zero) and build the weights:
+ * x^2, or qw * sqrt(sigma2 + x^2) with sigma2 = 2 sum(x^2) / sb from sig (per lane). */
+static void iq4_prep(const float *x, const float *qw, int nl, const float *sig, float *xt,
+                     float *wt)
+{
+    for (int k = 0; k < 16; k++)
+        for (int j = 0; j < 32; j++) {
+            xt[16 * j + k] = k < nl ? x[32 * k + j] : 0.0f;
+            wt[16 * j + k] = k < nl && qw ? qw[32 * k + j] : 0.0f;
+        }
+    const __m512 s2 = qw ? _mm512_loadu_ps(sig) : _mm512_setzero_ps();
+    for (int j = 0; j < 32; j++) {
+        const __m512 v = _mm512_loadu_ps(xt + 16 * j), xx = _mm512_mul_ps(v, v);
+        _mm512_storeu_ps(wt + 16 * j,
+                         qw ? _mm512_mul_ps(_mm512_loadu_ps(wt + 16 * j),
+                                            _mm512_sqrt_ps(_mm512_add_ps(s2, xx)))
+                            : xx);
+    }
+}
+
+static float iq4_sumsq(const float *x, int n)
+{
+    float s = 0.0f;
+    for (int j = 0; j < n; j++)
+        s = s + x[j] * x[j];
+    return s;
+}
+
+static void q_iq4_nl(const float *restrict x, void *restrict dst, int64_t n, const float *imx)
+{
+    uint8_t *y = dst;
+    struct iq4_lut t;
+    iq4_lut_init(&t);
+    float xt[512], wt[512], d[16], sig[16];
+    for (int64_t b0 = 0; b0 < n / 32; b0 += 16) {
+        const int nl = n / 32 - b0 < 16 ? (int)(n / 32 - b0) : 16;
+        const float *xb = x + 32 * b0, *qb = imx ? imx + 32 * b0 : NULL;
+        uint8_t *yb = y + 18 * b0;
+        if (!iq4_tame(xb, 32 * nl) || (qb && !iq4_tame(qb, 32 * nl))) {
+            kern_q_iq4_nl(xb, yb, 32 * nl, qb);
+            continue;
+        }
+        if (qb)
+            for (int k = 0; k < 16; k++)
+                sig[k] = k < nl ? iq4_sumsq(xb + 32 * k, 32) * (2.f / 32.f) : 0.0f;
+        iq4_prep(xb, qb, nl, sig, xt, wt);
+        iq4_fit16(&t, xt, wt, d);
+        for (int k = 0; k < nl; k++, yb += 18) {
+            put16(yb, kern_f32_to_f16(d[k]));
+            iq4_pack32(&t, xb + 32 * k, d[k] != 0.0f ? 1 / d[k] : 0.0f, yb + 2);
+        }
+    }
+}
+
+static void q_iq4_xs(const float *restrict x, void *restrict dst, int64_t n, const float *imx)
+{
+    uint8_t *y = dst;
+    struct iq4_lut t;
+    iq4_lut_init(&t);
+    float xt[512], wt[512], sc[16], sig[16];
+    for (int64_t s0 = 0; s0 < n / 256; s0 += 2) {
+        const int ns = n / 256 - s0 < 2 ? 1 : 2;
+        const float *xb = x + 256 * s0, *qb = imx ? imx + 256 * s0 : NULL;
+        uint8_t *yb = y + 136 * s0;
+        if (!iq4_tame(xb, 256 * ns) || (qb && !iq4_tame(qb, 256 * ns))) {
+            kern_q_iq4_xs(xb, yb, 256 * ns, qb);
+            continue;
+        }
+        if (qb)
+            for (int s = 0; s < 2; s++) {
+                const float s2 = s < ns ? iq4_sumsq(xb + 256 * s, 256) * (2.f / 256.f) : 0.0f;
+                for (int g = 0; g < 8; g++)
+                    sig[8 * s + g] = s2;
+            }
+        iq4_prep(xb, qb, 8 * ns, sig, xt, wt);
+        iq4_fit16(&t, xt, wt, sc);
+        for (int s = 0; s < ns; s++, yb += 136) {
+            const float *xs = xb + 256 * s, *scales = sc + 8 * s;
+            float max_scale = 0, amax_scale = 0;
+            for (int g = 0; g < 8; g++) {
+                const float ad = fabsf(scales[g]);
+                if (ad > amax_scale) {
+                    amax_scale = ad;
+                    max_scale = scales[g];
+                }
+            }
+            const float dd = -max_scale / 32;
+            put16(yb, kern_f32_to_f16(dd));
+            const float id = dd != 0.0f ? 1 / dd : 0.0f;
+            unsigned sh = 0;
+            memset(yb + 4, 0, 4);
+            for (int g = 0; g < 8; g++) {
+                int l = kern_nearest_int(id * scales[g]);
+                l = l < -32 ? -32 : l > 31 ? 31 : l;
+                const float dl = dd * (float)l;
+                iq4_pack32(&t, xs + 32 * g, dl != 0.0f ? 1 / dl : 0.0f, yb + 8 + 16 * g);
+                const unsigned ls = (unsigned)(l + 32);
+                yb[4 + g / 2] |= (uint8_t)((ls & 0xf) << (4 * (g % 2)));
+                sh |= (ls >> 4) << (2 * g);
+            }
+            put16(yb + 2, (uint16_t)sh);
+        }
+    }
+}
+
+/* ---------------------------------------------------------------------------------------
  * The table
  */
 const struct kern_table kern_table_avx512 = {
@@ -765,6 +1058,7 @@ const struct kern_table kern_table_avx512 = {
         [QF_TYPE_Q4_1] = q_q4_1,  [QF_TYPE_Q5_0] = q_q5_0,  [QF_TYPE_Q5_1] = q_q5_1,
         [QF_TYPE_Q8_0] = q_q8_0,  [QF_TYPE_Q2_K] = kq_q2_K,  [QF_TYPE_Q3_K] = kq_q3_K,
         [QF_TYPE_Q4_K] = kq_q4_K, [QF_TYPE_Q5_K] = kq_q5_K,  [QF_TYPE_Q6_K] = kq_q6_K,
+        [QF_TYPE_IQ4_NL] = q_iq4_nl, [QF_TYPE_IQ4_XS] = q_iq4_xs,
     },
 };
 

@@ -3,7 +3,8 @@
  * For every type and every SIMD level the CPU supports, prints GB/s of float32 (4 bytes per
  * value, read by quantize, written by dequantize) on a 64K-value row repeated while it stays in
  * L2, and on a 64M-value buffer (one pass: memory bound). The last column compares the best level
- * with the target throughput of the kernel (64K values).
+ * with the target throughput of the kernel (64K values). Times are the thread's CPU time
+ * (CLOCK_THREAD_CPUTIME_ID), so a loaded machine does not lower the figures.
  *
  * usage: bench_kern [--quick] [--type NAME] [--level NAME] [--no-large]
  *   --quick     shorter timing windows, and the large buffer is 8M values
@@ -30,12 +31,15 @@ static const struct target targets[] = {
     {QF_TYPE_Q5_1, 0, 0},     {QF_TYPE_Q8_0, 30, 24},    {QF_TYPE_Q8_1, 0, 0},
     {QF_TYPE_Q2_K, 0, 0.7},   {QF_TYPE_Q3_K, 0, 9},      {QF_TYPE_Q4_K, 23, 0.6},
     {QF_TYPE_Q5_K, 19, 0.8},  {QF_TYPE_Q6_K, 5.8, 1.4},  {QF_TYPE_Q8_K, 0, 0},
+    {QF_TYPE_IQ4_NL, 7.4, 2.6}, {QF_TYPE_IQ4_XS, 0, 0.2},
 };
 
+/* CPU time of this thread: the machine is shared, and wall time would count the time other
+ * processes hold the core. */
 static double now(void)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
@@ -133,7 +137,7 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < ROW; i++)
         imx[i] = 0.5f + (float)(i % 17) / 8.0f;
 
-    printf("bench_kern: GB/s of float32, single thread; 64K = %d values repeated (L2)", SMALL_N);
+    printf("bench_kern: GB/s of float32, single thread CPU time; 64K = %d values repeated (L2)", SMALL_N);
     if (large)
         printf(", large = one pass over %zuM values (%zu MiB of float32)", big >> 20, big * 4 >> 20);
     printf("%s\n", use_imatrix ? "; quantize with imatrix" : "");

@@ -577,7 +577,13 @@ static float frand(void) /* roughly N(0,1) */
 
 enum { K_RANDOM, K_ZERO, K_NAN, K_INF, K_SUBNORMAL, K_TIES, K_NEGMAX, K_OUTLIER, K_SIGNED_ZERO,
        K_CONST, K_BITS, K_TINY, K_HALF_INT, K_F16_EDGE, K_GRID, K_SCALED, K_NONNEG_ZEROS,
-       K_NONPOS_ZEROS, K_ALL_ZEROS_SIGNED, K_COUNT };
+       K_NONPOS_ZEROS, K_ALL_ZEROS_SIGNED, K_IQ4_EDGE, K_COUNT };
+
+/* IQ4_NL levels: K_IQ4_EDGE puts -127 * sc at element 7 of every 32, which makes the scale
+ * trial t = 0 of the IQ4 search compute v = x / sc exactly, and the other elements within two
+ * ulps of the midpoints between neighbouring levels, where the nearest-level choice flips. */
+static const int iq4_levels[16] = {-127, -104, -83, -65, -49, -35, -22, -10,
+                                   1,    13,   25,  38,  53,  69,  89,  113};
 
 static void fill(float *x, size_t n, int kind)
 {
@@ -604,6 +610,17 @@ static void fill(float *x, size_t n, int kind)
         case K_NONNEG_ZEROS: v = rnd32() % 3 ? fabsf(v) : (rnd32() & 1 ? -0.0f : 0.0f); break;
         case K_NONPOS_ZEROS: v = rnd32() % 3 ? -fabsf(v) : (rnd32() & 1 ? -0.0f : 0.0f); break;
         case K_ALL_ZEROS_SIGNED: v = rnd32() & 1 ? -0.0f : 0.0f; break;
+        case K_IQ4_EDGE:
+            if (i % 32 == 7) {
+                v = -127.0f * sc;
+            } else {
+                const int m = 1 + (int)(rnd32() % 15);
+                v = (float)(iq4_levels[m - 1] + iq4_levels[m]) * 0.5f;
+                for (int u = (int)(rnd32() % 5); u > 0; u--)
+                    v = nextafterf(v, rnd32() & 1 ? INFINITY : -INFINITY);
+                v *= sc;
+            }
+            break;
         default: break;
         }
         x[i] = v;
@@ -682,7 +699,7 @@ END_TEST
 static const int simd_qtypes[] = {
     QF_TYPE_F32,  QF_TYPE_F16,  QF_TYPE_BF16, QF_TYPE_Q4_0, QF_TYPE_Q4_1, QF_TYPE_Q5_0,
     QF_TYPE_Q5_1, QF_TYPE_Q8_0, QF_TYPE_Q8_1, QF_TYPE_Q2_K, QF_TYPE_Q3_K, QF_TYPE_Q4_K,
-    QF_TYPE_Q5_K, QF_TYPE_Q6_K, QF_TYPE_Q8_K,
+    QF_TYPE_Q5_K, QF_TYPE_Q6_K, QF_TYPE_Q8_K, QF_TYPE_IQ4_NL, QF_TYPE_IQ4_XS,
 };
 #define N_SIMD_QTYPES (int)(sizeof simd_qtypes / sizeof simd_qtypes[0])
 
