@@ -287,9 +287,16 @@ int qf_layout_scan(struct qf_model *m, unsigned flags, struct qf_layout **out,
         } else if (!strcmp(c.method, "awq")) {
             l->name = "awq";
             rc = qfi_awq_scan(m, l, &c, err);
+        } else if (!strcmp(c.method, "compressed-tensors")) {
+            l->name = "compressed-tensors";
+            rc = qfi_ct_scan(m, l, &c, err);
+        } else if (!strcmp(c.method, "fp8")) {
+            l->name = "fp8";
+            rc = qfi_fp8_scan(m, l, &c, err);
         } else {
             rc = qfi_error(err, QF_EUNSUPPORTED, 0, c.origin, -1,
-                           "quantization method '%s' is not supported (gptq, awq)",
+                           "quantization method '%s' is not supported (gptq, awq, "
+                           "compressed-tensors, fp8)",
                            c.method[0] ? c.method : "(none)");
         }
     } else {
@@ -399,6 +406,11 @@ int qf_layout_dequantize(struct qf_model *m, const struct qf_layout *l,
     case QF_LAYOUT_AWQ_GEMM:
     case QF_LAYOUT_AWQ_GEMV:
         return qfi_awq_dequant(m, t, row0, nrows, out, err);
+    case QF_LAYOUT_CT_PACK:
+    case QF_LAYOUT_CT_FLOAT:
+        return qfi_ct_dequant(m, t, row0, nrows, out, err);
+    case QF_LAYOUT_FP8:
+        return qfi_fp8_dequant(m, t, row0, nrows, out, err);
     default:
         return qfi_error(err, QF_EINTERNAL, 0, NULL, -1, "tensor '%s': unknown family", t->name);
     }

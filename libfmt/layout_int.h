@@ -53,4 +53,67 @@ QFI_HIDDEN int qfi_awq_scan(struct qf_model *m, struct qf_layout *l, const struc
 QFI_HIDDEN int qfi_awq_dequant(struct qf_model *m, const struct qf_ltensor *t, uint64_t row0,
                                uint64_t nrows, float *out, struct qf_error *err);
 
+/* compressed-tensors (formats/ctensors.c): pack-quantized int and float-quantized FP8 layers;
+ * AUX0 holds weight_shape. HF "fp8" (formats/fp8.c): e4m3 weight with weight_scale_inv. */
+QFI_HIDDEN int qfi_ct_scan(struct qf_model *m, struct qf_layout *l, const struct qfi_qcfg *c,
+                           struct qf_error *err);
+QFI_HIDDEN int qfi_ct_dequant(struct qf_model *m, const struct qf_ltensor *t, uint64_t row0,
+                              uint64_t nrows, float *out, struct qf_error *err);
+QFI_HIDDEN int qfi_fp8_scan(struct qf_model *m, struct qf_layout *l, const struct qfi_qcfg *c,
+                            struct qf_error *err);
+QFI_HIDDEN int qfi_fp8_dequant(struct qf_model *m, const struct qf_ltensor *t, uint64_t row0,
+                               uint64_t nrows, float *out, struct qf_error *err);
+/* Shared FP8 decoder: W = e4m3(w) * scale[o / block_rows][i / group_size], each product
+ * rounded to round_type (BF16/F16; anything else keeps the f32 product). */
+QFI_HIDDEN int qfi_fp8_dequant_rows(struct qf_model *m, const struct qf_ltensor *t,
+                                    int round_type, uint64_t row0, uint64_t nrows, float *out,
+                                    struct qf_error *err);
+/* QF_EFORMAT naming the layer if an unclaimed F8 "<layer>.weight" has no scale_name tensor. */
+QFI_HIDDEN int qfi_fp8_orphans(struct qf_model *m, const struct qf_layout *l,
+                               const char *scale_name, struct qf_error *err);
+/* v rounded to nearest even in type (QF_TYPE_BF16 / QF_TYPE_F16), unchanged otherwise: the
+ * result of a torch operation computed in that dtype. */
+QFI_HIDDEN float qfi_ct_round(int type, float v);
+
+/* Encoders (pure, for a layout writer). Signed codes q and zero points z are int8 in
+ * [-2^(b-1), 2^(b-1)); scales float values representable in the scale dtype stype.
+ * Word buffers are host-order uint32 the caller zeroes. */
+/* weight_packed [nrows][ceil(in / (32/b))]: field j of word w = input w * (32/b) + j, stored
+ * q + 2^(b-1), rows zero-padded (compressed-tensors pack_to_int32, packed_dim 1). */
+QFI_HIDDEN void qfi_ct_pack_rows(const int8_t *q, uint64_t nrows, uint64_t in, int bits,
+                                 uint32_t *packed);
+/* weight_zero_point [ceil(out / (32/b))][ngroups] from z[o * ngroups + g] (packed_dim 0). */
+QFI_HIDDEN void qfi_ct_pack_zeros(const int8_t *z, uint64_t out, uint64_t ngroups, int bits,
+                                  uint32_t *packed);
+/* calculate_qparams over groups of G consecutive inputs of nrows rows (min/max observer):
+ * lo = min(min, 0), hi = max(max, 0); sym: s = max(|lo|, |hi|) / ((qmax - qmin) / 2);
+ * asym: s = (hi - lo) / (qmax - qmin), z = clamp(qmin - lo / s, qmin, qmax), rounded to an
+ * integer (ties to even) when is_int; s clamped to at least FLT_EPSILON; every operation
+ * rounded to stype. Writes scale[r * ng + g] and (zero non-NULL) zero[r * ng + g] (0 sym).
+ * int b bits: qmin = -2^(b-1), qmax = 2^(b-1) - 1; FP8 E4M3: -448, 448. */
+QFI_HIDDEN void qfi_ct_minmax_params(const float *w, uint64_t nrows, uint64_t in, uint64_t G,
+                                     float qmin, float qmax, int sym, int is_int, int stype,
+                                     float *scale, int8_t *zero);
+/* lifecycle.forward _quantize: q = round(clamp(rnd(rnd(w / s) + z), qmin, qmax)), rnd to
+ * stype, ties to even; zero NULL for symmetric. */
+QFI_HIDDEN void qfi_ct_quantize_rows(const float *w, uint64_t nrows, uint64_t in, uint64_t G,
+                                     int bits, int stype, const float *scale, const int8_t *zero,
+                                     int8_t *q);
+/* FP8: q = e4m3(clamp(rnd(w / s), -448, 448)). */
+QFI_HIDDEN void qfi_ct_fp8_quantize_rows(const float *w, uint64_t nrows, uint64_t in,
+                                         uint64_t G, int stype, const float *scale, uint8_t *q);
+/* float -> E4M3FN: saturating (|x| >= 448 and infinities give +-448), round to nearest even,
+ * NaN -> 0x7F / 0xFF. */
+QFI_HIDDEN uint8_t qfi_fp8_e4m3_encode(float x);
+/* compressed-tensors pack (b dividing 32) <-> GPTQ v2: qweight [ceil(in/(32/b))][out] is
+ * weight_packed transposed, qzeros [ngroups][ceil(out/(32/b))] weight_zero_point transposed;
+ * zp NULL (symmetric) gives zero fields 2^(b-1). The reverse with sym set checks every zero
+ * field is 2^(b-1) (QF_EFORMAT otherwise) and writes no zp. QF_EUNSUPPORTED for other b. */
+QFI_HIDDEN int qfi_ct_to_gptq_v2(const uint32_t *packed, const uint32_t *zp, uint64_t out,
+                                 uint64_t in, uint64_t ngroups, int bits, uint32_t *qweight,
+                                 uint32_t *qzeros);
+QFI_HIDDEN int qfi_gptq_v2_to_ct(const uint32_t *qweight, const uint32_t *qzeros, uint64_t out,
+                                 uint64_t in, uint64_t ngroups, int bits, int sym,
+                                 uint32_t *packed, uint32_t *zp);
+
 #endif /* QF_LAYOUT_INT_H */

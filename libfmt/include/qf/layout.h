@@ -8,7 +8,10 @@
  * passed through unchanged (scheme = its storage type name, "f16").
  *
  * Supported layouts: "gptq" (v1 and v2 zero points, bits 2/3/4/8, any group size or per-channel,
- * act-order g_idx) and "awq" (AutoAWQ GEMM and GEMV, 4 bits). Other quantization methods named
+ * act-order g_idx) and "awq" (AutoAWQ GEMM and GEMV, 4 bits), "compressed-tensors"
+ * (pack-quantized int 2..8 bits per tensor / channel / group with optional g_idx, and
+ * float-quantized FP8 E4M3 per tensor / channel / group / block) and "fp8" (Hugging Face
+ * FineGrainedFP8: e4m3 weight with block-wise weight_scale_inv). Other quantization methods named
  * in a config are rejected with QF_EUNSUPPORTED.
  *
  * Thread-safety: a scanned layout is immutable; qf_layout_dequantize may run in many threads at
@@ -79,6 +82,8 @@ struct qf_ltensor {
     int sym;                 /* 1 if the config declares symmetric quantization */
     int act_order;           /* 1 if g_idx is not the trivial i / group_size */
     int zero_offset;         /* added to stored zero points: 1 for GPTQ v1, 0 otherwise */
+    int64_t block_rows;      /* FP8 scales: output rows per scale row (block-wise: 128; per
+                              * channel: 1; per tensor: out); 0 for the other families */
 };
 
 struct qf_layout;
@@ -98,7 +103,7 @@ QF_API int qf_layout_scan(struct qf_model *m, unsigned flags, struct qf_layout *
 /* Free a layout. NULL is a no-op. */
 QF_API void qf_layout_free(struct qf_layout *l);
 
-/* The layout's name: "gptq", "awq" or "none". */
+/* The layout's name: "gptq", "awq", "compressed-tensors", "fp8" or "none". */
 QF_API const char *qf_layout_name(const struct qf_layout *l);
 
 /* Logical tensors in the model's tensor order (a group appears where its first part was). */
@@ -113,7 +118,9 @@ QF_API const char *qf_layout_warning(const struct qf_layout *l, size_t i);
 /* Dequantize rows [row0, row0 + nrows) of logical tensor t (rows of a [out, in] tensor are
  * output channels; a plain tensor's rows are its last dimension) into out, nrows * row_len
  * floats. nrows == UINT64_MAX means "to the end". Arithmetic follows each producer's own
- * reference: GPTQ scale * (q - z) in f32 (exact), AWQ (q - z) * scale rounded to f16. GPTQ v1
+ * reference: GPTQ scale * (q - z) in f32 (exact), AWQ (q - z) * scale rounded to f16,
+ * compressed-tensors (q - z) * scale rounded to the scale's dtype (bf16 / f16), HF fp8
+ * e4m3 * weight_scale_inv in f32. GPTQ v1
  * zero points decode field-wise as (stored & maxq) + 1 (an all-ones field gives 2^bits).
  * Returns QF_OK, QF_EINVAL (rows out of range, t not from l), QF_EFORMAT (data outside the file),
  * QF_EUNSUPPORTED (a plain storage type without a decoder), QF_ENOMEM. */
