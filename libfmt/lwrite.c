@@ -119,8 +119,14 @@ struct lw_repack {
     int (*run)(const struct qf_lwrite_plan *p, const struct qf_ltensor *src,
                struct qf_writer *w, struct qf_error *err);
 };
+/* None yet. An entry for AWQ GEMM -> GPTQ 4-bit, for instance: can() checks bits 4, the
+ * target's group size equal to the source's and out % 8 == 0; run() maps the source's
+ * qweight / qzeros / scales (qfi_layout_load), transposes qweight with the repack kernels
+ * (libfmt/repack.c, awq.md §4), re-packs qzeros (v1 or v2 as the plan decided), copies the
+ * scales byte for byte and writes g_idx = i / G, in the order gptq_declare declared. The
+ * item is then not lossy (set lossy = 0 at plan time when can() holds). */
 static const struct lw_repack repacks[] = {
-    {0, NULL, NULL, NULL}, /* none yet: AWQ <-> GPTQ repack kernels go here */
+    {0, NULL, NULL, NULL},
 };
 
 static const struct lw_repack *find_repack(const struct qf_lwrite_plan *p,

@@ -747,6 +747,80 @@ START_TEST(gptq_act_order_kept)
 }
 END_TEST
 
+/* The bytes do not depend on the chunk of rows (one row at a time, a few rows, all rows) */
+static uint8_t *slurp(const char *path, size_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    ck_assert_ptr_nonnull(f);
+    fseek(f, 0, SEEK_END);
+    long len = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    uint8_t *b = malloc((size_t)len);
+    ck_assert_uint_eq(fread(b, 1, (size_t)len, f), (size_t)len);
+    fclose(f);
+    *n = (size_t)len;
+    return b;
+}
+
+START_TEST(chunking_invariant)
+{
+    mk_tmp();
+    enum { OUT = 64, IN = 128 };
+    float *w = malloc(OUT * IN * sizeof *w);
+    for (uint64_t o = 0; o < OUT; o++)
+        for (uint64_t i = 0; i < IN; i++)
+            w[o * IN + i] = synth(o, i) * (o == 7 ? -1.0f : 1.0f);
+    struct wtensor t[] = {{"model.layers.0.mlp.down_proj.weight", QF_TYPE_F32, 2, {OUT, IN}, w}};
+    char in[512];
+    snprintf(in, sizeof in, "%s/in.safetensors", tmpdir);
+    write_model(in, t, 1);
+    static const char *const lay[] = {"gptq", "awq", "awq"};
+    for (int k = 0; k < 3; k++) {
+        uint8_t *first = NULL;
+        size_t n0 = 0;
+        static const uint64_t chunks[] = {1, 3 * IN + 5, 1u << 20};
+        for (int c = 0; c < 3; c++) {
+            struct qf_error e;
+            struct qf_model *m;
+            struct qf_lwrite_plan *p;
+            ck_assert_int_eq(qf_model_open(in, NULL, 0, &m, &e), QF_OK);
+            struct qf_lwrite_opts o;
+            qf_lwrite_opts_init(&o);
+            o.layout = lay[k];
+            o.group_size = 32;
+            o.sym = k ? -1 : 0;
+            o.awq_version = k == 2 ? QF_LW_AWQ_GEMV : QF_LW_AWQ_GEMM;
+            ck_assert_int_eq(qf_lwrite_plan_new(m, &o, &p, &e), QF_OK);
+            struct qf_lwrite_run_opts ro;
+            memset(&ro, 0, sizeof ro);
+            ro.no_fsync = 1;
+            ro.force = 1;
+            ro.chunk_elems = chunks[c];
+            char out[600];
+            snprintf(out, sizeof out, "%s/o%d%d", tmpdir, k, c);
+            ck_assert_msg(qf_lwrite_run(p, out, &ro, &e) == QF_OK, "%s", e.msg);
+            snprintf(out, sizeof out, "%s/o%d%d/model.safetensors", tmpdir, k, c);
+            size_t n;
+            uint8_t *b = slurp(out, &n);
+            if (!first) {
+                first = b;
+                n0 = n;
+            } else {
+                ck_assert_uint_eq(n, n0);
+                ck_assert_msg(memcmp(b, first, n) == 0, "%s: chunk %llu changes the bytes",
+                              lay[k], (unsigned long long)chunks[c]);
+                free(b);
+            }
+            qf_lwrite_plan_free(p);
+            qf_model_close(m);
+        }
+        free(first);
+    }
+    free(w);
+    rm_tree(tmpdir);
+}
+END_TEST
+
 /* Option checks and the selection rule */
 START_TEST(plan_rules)
 {
@@ -822,6 +896,7 @@ Suite *suite_lwrite(void)
     tcase_add_loop_test(tc, gptq_roundtrip, 0, (int)(sizeof gcases / sizeof gcases[0]));
     tcase_add_test(tc, gptq_v1_cannot_hold_zero_0);
     tcase_add_test(tc, gptq_act_order_kept);
+    tcase_add_test(tc, chunking_invariant);
     tcase_add_test(tc, plan_rules);
     suite_add_tcase(s, tc);
     return s;
