@@ -112,7 +112,8 @@ static int read_groups(const struct qf_model *m, const struct qfi_qcfg *c, struc
         memset(a, 0, sizeof *a);
         memcpy(a->name, kv->key.ptr + pl, nl);
         a->name[nl] = '\0';
-        a->bits = (int)kv_int(kv, -1);
+        int64_t nb = kv_int(kv, -1);
+        a->bits = nb >= 1 && nb <= 64 ? (int)nb : -1;
         char s[32];
         kv_str(group_kv(m, a->name, "weights.type"), s, sizeof s);
         a->is_float = !strcmp(s, "float");
