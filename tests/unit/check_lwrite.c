@@ -821,6 +821,46 @@ START_TEST(chunking_invariant)
 }
 END_TEST
 
+/* NaN and infinities in the input: no crash, counted, the rest encoded normally */
+START_TEST(nonfinite_inputs)
+{
+    mk_tmp();
+    enum { OUT = 32, IN = 64 };
+    float w[OUT * IN];
+    for (int k = 0; k < OUT * IN; k++)
+        w[k] = (float)(k % 11) / 11.0f - 0.5f;
+    w[3] = NAN;
+    w[IN + 5] = INFINITY;
+    w[2 * IN + 7] = -INFINITY;
+    for (int k = 0; k < IN; k++)
+        w[5 * IN + k] = NAN; /* a whole row */
+    struct wtensor t[] = {{"model.layers.0.self_attn.v_proj.weight", QF_TYPE_F32, 2, {OUT, IN}, w}};
+    char in[512], out[512];
+    snprintf(in, sizeof in, "%s/in.safetensors", tmpdir);
+    write_model(in, t, 1);
+    static const char *const lay[] = {"gptq", "awq"};
+    for (int k = 0; k < 2; k++) {
+        struct qf_lwrite_opts o;
+        qf_lwrite_opts_init(&o);
+        o.layout = lay[k];
+        o.group_size = 32;
+        o.sym = k ? -1 : 0;
+        struct qf_error e;
+        struct qf_lwrite_plan *p;
+        struct qf_model *m;
+        snprintf(out, sizeof out, "%s/o%d", tmpdir, k);
+        ck_assert_msg(run_lwrite(in, out, &o, &p, &m, &e) == QF_OK, "%s", e.msg);
+        const struct qf_lwrite_item *it = qf_lwrite_plan_item(p, 0);
+        ck_assert_uint_eq(it->stats.n_nonfinite, 3 + IN);
+        ck_assert_uint_eq(it->stats.n, OUT * IN - 3 - IN);
+        ck_assert(isfinite(it->stats.rmse) && it->stats.rmse < 0.05);
+        qf_lwrite_plan_free(p);
+        qf_model_close(m);
+    }
+    rm_tree(tmpdir);
+}
+END_TEST
+
 /* Option checks and the selection rule */
 START_TEST(plan_rules)
 {
@@ -897,6 +937,7 @@ Suite *suite_lwrite(void)
     tcase_add_test(tc, gptq_v1_cannot_hold_zero_0);
     tcase_add_test(tc, gptq_act_order_kept);
     tcase_add_test(tc, chunking_invariant);
+    tcase_add_test(tc, nonfinite_inputs);
     tcase_add_test(tc, plan_rules);
     suite_add_tcase(s, tc);
     return s;
