@@ -240,30 +240,6 @@ static int strategy_error(struct qf_model *m, const struct ct_args *a, const cha
                      a->strategy);
 }
 
-static void fill(struct ct_layer *L, const char *name, int family, uint64_t out, uint64_t in,
-                 const struct qf_tensor *const *p, int bits, int64_t G, int64_t br, int sym)
-{
-    struct qf_ltensor *lt = &L->lt;
-    memset(lt, 0, sizeof *lt);
-    lt->name = name;
-    lt->family = family;
-    lt->n_dims = 2;
-    lt->shape[0] = out;
-    lt->shape[1] = in;
-    lt->nelem = out * in;
-    lt->n_parts = QF_LPART_MAX;
-    for (int k = 0; k < QF_LPART_MAX; k++) {
-        lt->parts[k] = p[k];
-        if (p[k])
-            lt->nbytes += p[k]->nbytes;
-    }
-    lt->bpw = (double)lt->nbytes * 8.0 / (double)lt->nelem;
-    lt->bits = bits;
-    lt->group_size = G;
-    lt->block_rows = br;
-    lt->sym = sym;
-}
-
 static int pack_layer(struct qf_model *m, const struct ct_args *a, const char *base,
                       const struct qf_tensor *const *p, struct ct_layer *L, struct qf_error *err)
 {
@@ -386,7 +362,7 @@ static int pack_layer(struct qf_model *m, const struct ct_args *a, const char *b
         }
         free(own);
     }
-    fill(L, NULL, QF_LAYOUT_CT_PACK, out, in, p, b, (int64_t)bc, 0, a->sym);
+    qfi_layout_fill_2d(&L->lt, NULL, QF_LAYOUT_CT_PACK, out, in, p, b, (int64_t)bc, 0, a->sym);
     L->lt.act_order = act;
     return QF_OK;
 }
@@ -423,7 +399,8 @@ static int float_layer(struct qf_model *m, const struct ct_args *a, const char *
     int rc = check_scale(m, a, base, sc, srows, scols, err);
     if (rc)
         return rc;
-    fill(L, w->name, QF_LAYOUT_CT_FLOAT, out, in, p, 8, (int64_t)bc, (int64_t)br, 1);
+    qfi_layout_fill_2d(&L->lt, w->name, QF_LAYOUT_CT_FLOAT, out, in, p, 8, (int64_t)bc,
+                       (int64_t)br, 1);
     return QF_OK;
 }
 
@@ -590,18 +567,18 @@ int qfi_ct_dequant(struct qf_model *m, const struct qf_ltensor *t, uint64_t row0
         return qfi_error(err, QF_EINTERNAL, 0, NULL, -1, "'%s': inconsistent layer", t->name);
     uint64_t pack = 32u / (unsigned)b, wc = wp->shape[1], ng = in / G;
     int32_t off = 1 << (b - 1);
-    const uint8_t *w = NULL, *z = NULL, *g = NULL;
-    void *ow = NULL, *oz = NULL, *og = NULL;
+    /* packed codes, zero points (asymmetric only), g_idx */
+    const struct qf_tensor *src[3] = {wp, zp && !t->sym ? zp : NULL, gi};
+    const uint8_t *d[3] = {NULL, NULL, NULL};
+    void *own[3] = {NULL, NULL, NULL};
     float *s = NULL;
-    int rc = qfi_layout_load(m, wp, &w, &ow, err);
-    if (!rc && zp && !t->sym)
-        rc = qfi_layout_load(m, zp, &z, &oz, err);
-    if (!rc && gi)
-        rc = qfi_layout_load(m, gi, &g, &og, err);
-    if (!rc)
-        rc = qfi_layout_load_f32(m, sc, &s, err);
-    if (rc)
+    int rc = QF_OK;
+    for (int k = 0; k < 3 && !rc; k++)
+        if (src[k])
+            rc = qfi_layout_load(m, src[k], &d[k], &own[k], err);
+    if (rc || (rc = qfi_layout_load_f32(m, sc, &s, err)))
         goto done;
+    const uint8_t *w = d[0], *z = d[1], *g = d[2];
     uint64_t scols = sc->nelem == 1 ? 0 : ng; /* tensor strategy: one scale */
     int tensor_zp = z && zp->type == QF_TYPE_I8;
     for (uint64_t r = 0; r < nrows; r++) {
@@ -628,9 +605,8 @@ int qfi_ct_dequant(struct qf_model *m, const struct qf_ltensor *t, uint64_t row0
         }
     }
 done:
-    free(ow);
-    free(oz);
-    free(og);
+    for (int k = 0; k < 3; k++)
+        free(own[k]);
     free(s);
     return rc;
 }

@@ -50,6 +50,30 @@ uint8_t qfi_fp8_e4m3_encode(float x)
     return sign | (uint8_t)(((E + 7) << 3) | (int)q);
 }
 
+void qfi_layout_fill_2d(struct qf_ltensor *lt, const char *name, int family, uint64_t out,
+                        uint64_t in, const struct qf_tensor *const *parts, int bits, int64_t G,
+                        int64_t block_rows, int sym)
+{
+    memset(lt, 0, sizeof *lt);
+    lt->name = name;
+    lt->family = family;
+    lt->n_dims = 2;
+    lt->shape[0] = out;
+    lt->shape[1] = in;
+    lt->nelem = out * in;
+    lt->n_parts = QF_LPART_MAX;
+    for (int k = 0; k < QF_LPART_MAX; k++) {
+        lt->parts[k] = parts[k];
+        if (parts[k])
+            lt->nbytes += parts[k]->nbytes;
+    }
+    lt->bpw = (double)lt->nbytes * 8.0 / (double)lt->nelem;
+    lt->bits = bits;
+    lt->group_size = G;
+    lt->block_rows = block_rows;
+    lt->sym = sym;
+}
+
 int qfi_fp8_dequant_rows(struct qf_model *m, const struct qf_ltensor *t, int round_type,
                          uint64_t row0, uint64_t nrows, float *out, struct qf_error *err)
 {
@@ -191,26 +215,15 @@ int qfi_fp8_scan(struct qf_model *m, struct qf_layout *l, const struct qfi_qcfg 
 #undef BAD
         snprintf(scheme, sizeof scheme, "fp8 e4m3 block%llux%llu", (unsigned long long)br,
                  (unsigned long long)bc);
+        const struct qf_tensor *p[QF_LPART_MAX] = {NULL};
+        p[QF_LPART_QWEIGHT] = w;
+        p[QF_LPART_SCALES] = sc;
         struct qf_ltensor lt;
-        memset(&lt, 0, sizeof lt);
-        lt.name = w->name;
+        qfi_layout_fill_2d(&lt, w->name, QF_LAYOUT_FP8, out, in, p, 8, (int64_t)bc, (int64_t)br,
+                           1);
         lt.scheme = qfi_layout_strdup(l, scheme);
         if (!lt.scheme)
             return qfi_error(err, QF_ENOMEM, 0, NULL, -1, "out of memory");
-        lt.family = QF_LAYOUT_FP8;
-        lt.n_dims = 2;
-        lt.shape[0] = out;
-        lt.shape[1] = in;
-        lt.nelem = out * in;
-        lt.n_parts = QF_LPART_MAX;
-        lt.parts[QF_LPART_QWEIGHT] = w;
-        lt.parts[QF_LPART_SCALES] = sc;
-        lt.nbytes = w->nbytes + sc->nbytes;
-        lt.bpw = (double)lt.nbytes * 8.0 / (double)lt.nelem;
-        lt.bits = 8;
-        lt.group_size = (int64_t)bc;
-        lt.block_rows = (int64_t)br;
-        lt.sym = 1;
         l->claimed[w->index] = 1;
         l->claimed[sc->index] = 1;
         int rc = qfi_layout_add(l, &lt, err);

@@ -71,6 +71,12 @@ QFI_HIDDEN int qfi_fp8_dequant_rows(struct qf_model *m, const struct qf_ltensor 
 /* QF_EFORMAT naming the layer if an unclaimed F8 "<layer>.weight" has no scale_name tensor. */
 QFI_HIDDEN int qfi_fp8_orphans(struct qf_model *m, const struct qf_layout *l,
                                const char *scale_name, struct qf_error *err);
+/* A quantized [out, in] logical tensor over parts (QF_LPART_MAX entries, NULL where absent):
+ * nbytes and bpw summed from the parts; scheme left NULL. */
+QFI_HIDDEN void qfi_layout_fill_2d(struct qf_ltensor *lt, const char *name, int family,
+                                   uint64_t out, uint64_t in,
+                                   const struct qf_tensor *const *parts, int bits, int64_t G,
+                                   int64_t block_rows, int sym);
 /* v rounded to nearest even in type (QF_TYPE_BF16 / QF_TYPE_F16), unchanged otherwise: the
  * result of a torch operation computed in that dtype. */
 QFI_HIDDEN float qfi_ct_round(int type, float v);

@@ -349,23 +349,21 @@ static void write_ckpt(const struct wt *t, int n, const char *config)
     char p[512];
     struct qf_error e;
     struct qf_writer *w;
-    struct qf_writer_opts o;
-    memset(&o, 0, sizeof o);
-    o.keep_order = 1;
-    o.no_fsync = 1;
+    struct qf_writer_opts o = {.keep_order = 1, .no_fsync = 1};
     snprintf(p, sizeof p, "%s/model.safetensors", tmpdir);
     unlink(p);
-    ck_assert_msg(qf_writer_new("safetensors", p, &o, &w, &e) == QF_OK, "%s", e.msg);
-    for (int k = 0; k < n; k++)
-        ck_assert_int_eq(qf_writer_add_tensor(w, t[k].name, t[k].type, t[k].nd, t[k].shape, &e),
-                         QF_OK);
-    ck_assert_int_eq(qf_writer_begin_data(w, &e), QF_OK);
-    for (int k = 0; k < n; k++) {
+    /* declare everything, then stream the bytes in the same order */
+    int rc = qf_writer_new("safetensors", p, &o, &w, &e);
+    ck_assert_msg(rc == QF_OK, "%s", e.msg);
+    for (int k = 0; k < n && !rc; k++)
+        rc = qf_writer_add_tensor(w, t[k].name, t[k].type, t[k].nd, t[k].shape, &e);
+    rc = rc ? rc : qf_writer_begin_data(w, &e);
+    for (int k = 0; k < n && !rc; k++) {
         uint64_t ne = t[k].shape[0] * (t[k].nd > 1 ? t[k].shape[1] : 1);
-        int rc = qf_writer_write(w, t[k].data, (size_t)qf_type_nbytes(t[k].type, ne, ne), &e);
-        ck_assert_msg(rc == QF_OK, "%s", e.msg);
+        rc = qf_writer_write(w, t[k].data, (size_t)qf_type_nbytes(t[k].type, ne, ne), &e);
     }
-    ck_assert_msg(qf_writer_commit(w, &e) == QF_OK, "%s", e.msg);
+    rc = rc ? rc : qf_writer_commit(w, &e);
+    ck_assert_msg(rc == QF_OK, "%s", e.msg);
     qf_writer_free(w);
     snprintf(p, sizeof p, "%s/config.json", tmpdir);
     FILE *f = fopen(p, "w");
@@ -391,17 +389,16 @@ static void tmp_teardown(void)
     rmdir(tmpdir);
 }
 
+/* open the checkpoint written last and scan its layout; on failure *m and *l are NULL */
 static int scan_tmp(struct qf_model **m, struct qf_layout **l, struct qf_error *e)
 {
     char p[512];
     snprintf(p, sizeof p, "%s/model.safetensors", tmpdir);
-    ck_assert_msg(qf_model_open(p, NULL, 0, m, e) == QF_OK, "%s", e->msg);
     *l = NULL;
+    ck_assert_msg(qf_model_open(p, NULL, 0, m, e) == QF_OK, "%s", e->msg);
     int rc = qf_layout_scan(*m, 0, l, e);
-    if (rc) {
-        qf_model_close(*m);
-        *m = NULL;
-    }
+    if (rc != QF_OK)
+        qf_model_close(*m), *m = NULL;
     return rc;
 }
 
@@ -603,43 +600,58 @@ END_TEST
 /* ---------------------------------------------------------------------------------------
  * Rejections: each names the layer. Base: the sym example above (2 x 16, group 8). */
 struct bad_case {
-    const char *what;
-    int variant;
-    const char *config;
+    int variant;              /* which tensors are written (see rejects) */
     int code;
-    const char *needle;
+    const char *needle;       /* in the message; the case's name too */
+    const char *config;
 };
 
 static const struct bad_case bad[] = {
-    {"weight_shape disagrees", 1, CFG_SYM, QF_EFORMAT,
-     "weight_packed shape [2, 2] disagrees with weight_shape [2, 24]"},
-    {"num_bits disagrees", 0,
-     CT_CFG("pack-quantized", "\"num_bits\": 8, \"type\": \"int\", \"group_size\": 8"),
-     QF_EFORMAT, "num_bits=8"},
-    {"packed dtype", 2, CFG_SYM, QF_EFORMAT, "weight_packed must be a 2-D I32 tensor, found i16"},
-    {"missing weight_shape", 3, CFG_SYM, QF_EFORMAT, "missing tensor 'layer.weight_shape'"},
-    {"missing zero point", 0, CFG_ASYM, QF_EFORMAT, "'layer.weight_zero_point' is missing"},
-    {"missing scale", 4, CFG_SYM, QF_EFORMAT, "missing tensor 'layer.weight_scale'"},
-    {"group not dividing", 0,
-     CT_CFG("pack-quantized", W_INT4("true", "\"group_size\": 6")), QF_EFORMAT,
-     "group_size 6 does not divide in_features 16"},
-    {"scale shape", 0, CT_CFG("pack-quantized", W_INT4("true", "\"strategy\": \"channel\"")),
-     QF_EFORMAT, "weight_scale shape [2, 2], expected [2, 1]"},
-    {"weight_shape dtype", 5, CFG_SYM, QF_EFORMAT, "weight_shape must be an I64 or I32"},
-    {"g_idx range", 6, CFG_SYM, QF_EFORMAT, "weight_g_idx[15] = 2 out of range"},
-    {"fp8 weight dtype", 7,
-     CT_CFG("float-quantized", "\"num_bits\": 8, \"type\": \"float\", \"strategy\": \"tensor\""),
-     QF_EFORMAT, "weight must be a 2-D F8_E4M3 tensor, found bf16"},
-    {"fp8 without scale", 8,
-     CT_CFG("float-quantized", "\"num_bits\": 8, \"type\": \"float\", \"strategy\": \"tensor\""),
-     QF_EFORMAT, "without a weight_scale tensor"},
-    {"hf fp8 scale shape", 9,
-     "{\"quantization_config\": {\"quant_method\": \"fp8\", \"weight_block_size\": [1, 4]}}",
-     QF_EFORMAT, "weight_scale_inv shape [1, 1], expected [2, 2]"},
-    {"hf fp8 without scale", 8, "{\"quantization_config\": {\"quant_method\": \"fp8\"}}",
-     QF_EFORMAT, "without a weight_scale_inv tensor"},
-    {"format", 0, CT_CFG("marlin-24", W_INT4("true", "\"group_size\": 8")), QF_EUNSUPPORTED,
-     "format 'marlin-24' is not supported"},
+    /* weight_shape disagrees */
+    {1, QF_EFORMAT, "weight_packed shape [2, 2] disagrees with weight_shape [2, 24]",
+     CFG_SYM},
+    /* num_bits disagrees */
+    {0, QF_EFORMAT, "num_bits=8",
+     CT_CFG("pack-quantized", "\"num_bits\": 8, \"type\": \"int\", \"group_size\": 8")},
+    /* packed dtype */
+    {2, QF_EFORMAT, "weight_packed must be a 2-D I32 tensor, found i16",
+     CFG_SYM},
+    /* missing weight_shape */
+    {3, QF_EFORMAT, "missing tensor 'layer.weight_shape'",
+     CFG_SYM},
+    /* missing zero point */
+    {0, QF_EFORMAT, "'layer.weight_zero_point' is missing",
+     CFG_ASYM},
+    /* missing scale */
+    {4, QF_EFORMAT, "missing tensor 'layer.weight_scale'",
+     CFG_SYM},
+    /* group not dividing */
+    {0, QF_EFORMAT, "group_size 6 does not divide in_features 16",
+     CT_CFG("pack-quantized", W_INT4("true", "\"group_size\": 6"))},
+    /* scale shape */
+    {0, QF_EFORMAT, "weight_scale shape [2, 2], expected [2, 1]",
+     CT_CFG("pack-quantized", W_INT4("true", "\"strategy\": \"channel\""))},
+    /* weight_shape dtype */
+    {5, QF_EFORMAT, "weight_shape must be an I64 or I32",
+     CFG_SYM},
+    /* g_idx range */
+    {6, QF_EFORMAT, "weight_g_idx[15] = 2 out of range",
+     CFG_SYM},
+    /* fp8 weight dtype */
+    {7, QF_EFORMAT, "weight must be a 2-D F8_E4M3 tensor, found bf16",
+     CT_CFG("float-quantized", "\"num_bits\": 8, \"type\": \"float\", \"strategy\": \"tensor\"")},
+    /* fp8 without scale */
+    {8, QF_EFORMAT, "without a weight_scale tensor",
+     CT_CFG("float-quantized", "\"num_bits\": 8, \"type\": \"float\", \"strategy\": \"tensor\"")},
+    /* hf fp8 scale shape */
+    {9, QF_EFORMAT, "weight_scale_inv shape [1, 1], expected [2, 2]",
+     "{\"quantization_config\": {\"quant_method\": \"fp8\", \"weight_block_size\": [1, 4]}}"},
+    /* hf fp8 without scale */
+    {8, QF_EFORMAT, "without a weight_scale_inv tensor",
+     "{\"quantization_config\": {\"quant_method\": \"fp8\"}}"},
+    /* format */
+    {0, QF_EUNSUPPORTED, "format 'marlin-24' is not supported",
+     CT_CFG("marlin-24", W_INT4("true", "\"group_size\": 8"))},
 };
 
 START_TEST(rejects)
@@ -683,11 +695,9 @@ START_TEST(rejects)
     }
     write_ckpt(t, n, c->config);
     int rc = scan_tmp(&m, &l, &e);
-    ck_assert_msg(rc == c->code, "%s: code %d, expected %d (%s)", c->what, rc, c->code, e.msg);
-    ck_assert_msg(strstr(e.msg, c->needle) != NULL, "%s: message '%s' lacks '%s'", c->what, e.msg,
-                  c->needle);
-    if (c->code == QF_EFORMAT)
-        ck_assert_msg(strstr(e.msg, "'layer'") != NULL, "%s: '%s' names no layer", c->what, e.msg);
+    int named = c->code != QF_EFORMAT || strstr(e.msg, "'layer'") != NULL;
+    ck_assert_msg(rc == c->code && strstr(e.msg, c->needle) && named,
+                  "[%s] code %d (want %d), message '%s'", c->needle, rc, c->code, e.msg);
     ck_assert_ptr_null(l);
 }
 END_TEST
