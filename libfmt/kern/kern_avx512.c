@@ -762,17 +762,21 @@ static inline int vm_all(vm m) { return m == (vm)0xFFFF; }
  * monotone in v, so it equals "lo+1 iff v >= T" for one float threshold T per bracket; T is
  * found by bisection over the floats of the bracket with the very same expression, so the
  * thresholds reproduce the scalar choice for every float. The code of v is then the number of
- * thresholds <= v. The thresholds are more than 8 apart, so with buckets [8b, 8b+8) (b from
- * floor(v/8), v clamped to [-128, 127.5]) a bucket holds at most one: code = base[b] + (v >=
- * T[b]), two-register permutes of 32-entry tables. v <= K[0] and v >= K[15] come out as 0 and
- * 15 by the same count. NaN is handled apart where it can occur.
+ * thresholds <= v (v <= K[0] and v >= K[15] give 0 and 15 by the same count).
+ *
+ * The count is looked up per bucket of u = v / 8 (computed as x * (id / 8), which is exactly
+ * fl(x * id) / 8): bucket floor(u), entry floor(u) & 31 of 32-entry two-register permutes. The
+ * thresholds are more than 8 apart, so a bucket holds at most one: code = base + (u >= T / 8).
+ * Buckets 15 and -16 hold no threshold (all lie in (-116, 102)); their entries also serve
+ * buckets -17 and 16, so they test u >= 0 and add 15: the fit's |v| stays below 136 and needs no
+ * clamp. The final re-quantization clamps u to [-16, 16) and maps NaN to 15 as the scalar.
  *
  * A group whose inputs or importance weights are not finite or exceed 2^30 in magnitude is left
  * to the scalar reference (there infinite intermediates could meet and give NaNs whose sign
  * depends on operand order).
  */
 struct iq4_lut {
-    __m512 base_lo, base_hi, thr_lo, thr_hi, q_lo0, q_lo1, q_d0, q_d1;
+    __m512 base0, base1, step0, step1, thr0, thr1, q0, q1, qd0, qd1;
 };
 
 /* The scalar choice between K[m-1] and K[m] for v in that bracket: 1 = K[m]. */
@@ -813,9 +817,9 @@ static void iq4_lut_init(struct iq4_lut *t)
         }
         thr[m] = iq4_unkey((int32_t)hi);
     }
-    float base[32], tb[32], ql[32], qd[32];
+    float base[32], step[32], tb[32], ql[32], qd[32];
     for (int e = 0; e < 32; e++) {
-        const int bk = e < 16 ? e : e - 32; /* bucket [8 bk, 8 bk + 8), table entry bk & 31 */
+        const int bk = e < 16 ? e : e - 32; /* bucket [8 bk, 8 bk + 8), entry bk & 31 */
         const float s = 8.0f * (float)bk, end = s + 8.0f;
         int cnt = 0;
         float in = 1e30f;
@@ -823,56 +827,58 @@ static void iq4_lut_init(struct iq4_lut *t)
             if (thr[m] <= s)
                 cnt++;
             else if (thr[m] < end)
-                in = thr[m];
+                in = thr[m] * 0.125f;
+        }
+        int add = in < 1e30f ? 1 : 0;
+        if (bk == 15 || bk == -16) { /* also buckets -17 and 16: u < 0 -> 0, else 15 */
+            cnt = 0;
+            add = 15;
+            in = 0.0f;
         }
         base[e] = (float)cnt;
+        step[e] = (float)add;
         tb[e] = in;
         ql[e] = (float)K[cnt];
-        qd[e] = (float)(K[cnt < 15 ? cnt + 1 : 15] - K[cnt]); /* exact */
+        qd[e] = (float)(K[cnt + add] - K[cnt]); /* exact */
     }
-    t->base_lo = _mm512_loadu_ps(base);
-    t->base_hi = _mm512_loadu_ps(base + 16);
-    t->thr_lo = _mm512_loadu_ps(tb);
-    t->thr_hi = _mm512_loadu_ps(tb + 16);
-    t->q_lo0 = _mm512_loadu_ps(ql);
-    t->q_lo1 = _mm512_loadu_ps(ql + 16);
-    t->q_d0 = _mm512_loadu_ps(qd);
-    t->q_d1 = _mm512_loadu_ps(qd + 16);
+    t->base0 = _mm512_loadu_ps(base);
+    t->base1 = _mm512_loadu_ps(base + 16);
+    t->step0 = _mm512_loadu_ps(step);
+    t->step1 = _mm512_loadu_ps(step + 16);
+    t->thr0 = _mm512_loadu_ps(tb);
+    t->thr1 = _mm512_loadu_ps(tb + 16);
+    t->q0 = _mm512_loadu_ps(ql);
+    t->q1 = _mm512_loadu_ps(ql + 16);
+    t->qd0 = _mm512_loadu_ps(qd);
+    t->qd1 = _mm512_loadu_ps(qd + 16);
 }
 
-/* Bucket index of v (clamped) and whether v reaches the bucket's threshold. */
-static inline __m512i iq4_bucket(const struct iq4_lut *t, __m512 v, __mmask16 *up)
+/* K[code(8 u)] as a float, for |u| < 17 (u = v / 8, not NaN). */
+static inline __m512 iq4_level(const struct iq4_lut *t, __m512 u)
 {
-    const __m512 c = _mm512_min_ps(_mm512_max_ps(v, _mm512_set1_ps(-128.0f)),
-                                   _mm512_set1_ps(127.5f));
-    const __m512i b = _mm512_cvt_roundps_epi32(_mm512_mul_ps(c, _mm512_set1_ps(0.125f)),
-                                               _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
-    *up = _mm512_cmp_ps_mask(c, _mm512_permutex2var_ps(t->thr_lo, b, t->thr_hi), _CMP_GE_OQ);
-    return b;
+    const __m512i b = _mm512_cvt_roundps_epi32(u, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+    const __mmask16 up =
+        _mm512_cmp_ps_mask(u, _mm512_permutex2var_ps(t->thr0, b, t->thr1), _CMP_GE_OQ);
+    const __m512 lo = _mm512_permutex2var_ps(t->q0, b, t->q1);
+    return _mm512_mask_add_ps(lo, up, lo, _mm512_permutex2var_ps(t->qd0, b, t->qd1));
 }
 
-/* K[code(v)] as a float (v not NaN). */
-static inline __m512 iq4_level(const struct iq4_lut *t, __m512 v)
+/* code(8 u) as int32 lanes for any u, NaN -> 15 as the scalar. */
+static inline __m512i iq4_code(const struct iq4_lut *t, __m512 u)
 {
-    __mmask16 up;
-    const __m512i b = iq4_bucket(t, v, &up);
-    const __m512 lo = _mm512_permutex2var_ps(t->q_lo0, b, t->q_lo1);
-    return _mm512_mask_add_ps(lo, up, lo, _mm512_permutex2var_ps(t->q_d0, b, t->q_d1));
-}
-
-/* code(v) as int32 lanes, NaN -> 15 as the scalar. */
-static inline __m512i iq4_code(const struct iq4_lut *t, __m512 v)
-{
-    __mmask16 up;
-    const __m512i b = iq4_bucket(t, v, &up);
-    __m512 c = _mm512_permutex2var_ps(t->base_lo, b, t->base_hi);
-    c = _mm512_mask_add_ps(c, up, c, _mm512_set1_ps(1.0f));
-    c = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q), c, _mm512_set1_ps(15.0f));
-    return _mm512_cvttps_epi32(c);
+    const __m512 c = _mm512_min_ps(_mm512_max_ps(u, _mm512_set1_ps(-16.0f)),
+                                   _mm512_set1_ps(15.96875f));
+    const __m512i b = _mm512_cvt_roundps_epi32(c, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+    const __mmask16 up =
+        _mm512_cmp_ps_mask(c, _mm512_permutex2var_ps(t->thr0, b, t->thr1), _CMP_GE_OQ);
+    __m512 r = _mm512_permutex2var_ps(t->base0, b, t->base1);
+    r = _mm512_mask_add_ps(r, up, r, _mm512_permutex2var_ps(t->step0, b, t->step1));
+    r = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(u, u, _CMP_UNORD_Q), r, _mm512_set1_ps(15.0f));
+    return _mm512_cvttps_epi32(r);
 }
 
 /* iq4_block of 16 lanes: xt, wt transposed (32 x 16); the scales into d (0 for lanes whose
- * absmax is below 1e-15). */
+ * absmax is below 1e-15). id holds the inverse scales divided by 8 (exact). */
 static void iq4_fit16(const struct iq4_lut *t, const float *xt, const float *wt, float *d_out)
 {
     const __m512 zero = _mm512_setzero_ps();
@@ -888,7 +894,8 @@ static void iq4_fit16(const struct iq4_lut *t, const float *xt, const float *wt,
     const __m512 neg = _mm512_castsi512_ps(
         _mm512_xor_si512(_mm512_castps_si512(max), _mm512_set1_epi32(INT32_MIN)));
     const __m512 d0 = _mm512_div_ps(neg, _mm512_set1_ps((float)kern_kvalues_iq4nl[0]));
-    __m512 id = _mm512_div_ps(_mm512_set1_ps(1.0f), d0);
+    const __m512 eighth = _mm512_set1_ps(0.125f);
+    __m512 id = _mm512_mul_ps(_mm512_div_ps(_mm512_set1_ps(1.0f), d0), eighth);
     __m512 sqx = zero, sq2 = zero;
     for (int j = 0; j < 32; j++) {
         const __m512 x = _mm512_loadu_ps(xt + 16 * j), w = _mm512_loadu_ps(wt + 16 * j);
@@ -900,7 +907,8 @@ static void iq4_fit16(const struct iq4_lut *t, const float *xt, const float *wt,
     __m512 d = _mm512_maskz_div_ps(pos, sqx, sq2);
     __m512 best = _mm512_mul_ps(d, sqx);
     for (int tr = -7; tr <= 7; tr++) {
-        id = _mm512_div_ps(_mm512_set1_ps((float)(tr + kern_kvalues_iq4nl[0])), max);
+        id = _mm512_mul_ps(_mm512_div_ps(_mm512_set1_ps((float)(tr + kern_kvalues_iq4nl[0])), max),
+                           eighth);
         sqx = sq2 = zero;
         for (int j = 0; j < 32; j++) {
             const __m512 x = _mm512_loadu_ps(xt + 16 * j), w = _mm512_loadu_ps(wt + 16 * j);
@@ -921,7 +929,7 @@ static void iq4_fit16(const struct iq4_lut *t, const float *xt, const float *wt,
  * j, element j + 16 high nibble). */
 static inline void iq4_pack32(const struct iq4_lut *t, const float *x, float id, uint8_t *qs)
 {
-    const __m512 iv = _mm512_set1_ps(id);
+    const __m512 iv = _mm512_set1_ps(id * 0.125f);
     const __m512i c0 = iq4_code(t, _mm512_mul_ps(iv, _mm512_loadu_ps(x)));
     const __m512i c1 = iq4_code(t, _mm512_mul_ps(iv, _mm512_loadu_ps(x + 16)));
     _mm_storeu_si128((__m128i *)qs, _mm512_cvtepi32_epi8(_mm512_or_si512(c0, _mm512_slli_epi32(c1, 4))));
