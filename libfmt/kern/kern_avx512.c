@@ -430,10 +430,25 @@ static inline __m512i round_away_small(__m512 v)
  * scales included, because vpmovdb keeps the low byte as the reference's int8 cast does. When
  * every absmax of the group is 0 or in [2^-100, FLT_MAX], |x * id| <= 127.0001 and the cheaper
  * rounding applies. */
-static void q_q8_0(const float *restrict x, void *restrict dst, int64_t n, const float *imx)
+static inline void q8_store(uint8_t *yb, int q81, uint16_t dh, float d, __m512i q0, __m512i q1)
 {
-    (void)imx;
-    uint8_t *y = dst;
+    const int c = q81 ? 4 : 2;
+    const __m128i b0 = _mm512_cvtepi32_epi8(q0), b1 = _mm512_cvtepi32_epi8(q1);
+    put16(yb, dh);
+    _mm_storeu_si128((__m128i *)(yb + c), b0);
+    _mm_storeu_si128((__m128i *)(yb + c + 16), b1);
+    if (q81) {
+        /* s = d * sum of the stored (int8) codes; the integer sum is exact in any order */
+        const int sum = _mm512_reduce_add_epi32(
+            _mm512_add_epi32(_mm512_cvtepi8_epi32(b0), _mm512_cvtepi8_epi32(b1)));
+        put16(yb + 2, kern_f32_to_f16((float)sum * d));
+    }
+}
+
+/* Q8_0 and Q8_1 (q81: 36-byte blocks, d | s | codes). */
+static inline void q8_row(const float *restrict x, uint8_t *restrict y, int64_t n, int q81)
+{
+    const int bs = q81 ? 36 : 34;
     int64_t nb = n / 32;
     float d[GROUP], id[GROUP];
     uint16_t dh[GROUP];
@@ -451,7 +466,7 @@ static void q_q8_0(const float *restrict x, void *restrict dst, int64_t n, const
             r[b] = _mm512_max_ps(_mm512_abs_ps(v0), _mm512_abs_ps(v1));
         }
         if (nan) {
-            kern_q_q8_0(x, y, 32 * g, NULL);
+            (q81 ? kern_q_q8_1 : kern_q_q8_0)(x, y, 32 * g, NULL);
         } else {
             const __mmask16 live = (__mmask16)((1u << g) - 1);
             const __m512 av = max16x16(r);
@@ -467,29 +482,89 @@ static void q_q8_0(const float *restrict x, void *restrict dst, int64_t n, const
             f32_to_f16x16(d, dh);
             if ((tame & live) == live) {
                 for (int b = 0; b < g; b++) {
-                    uint8_t *yb = y + 34 * b;
                     const __m512 s = _mm512_set1_ps(id[b]);
                     const __m512i q0 = round_away_small(_mm512_mul_ps(_mm512_loadu_ps(x + 32 * b), s));
                     const __m512i q1 = round_away_small(_mm512_mul_ps(_mm512_loadu_ps(x + 32 * b + 16), s));
-                    put16(yb, dh[b]);
-                    _mm_storeu_si128((__m128i *)(yb + 2), _mm512_cvtepi32_epi8(q0));
-                    _mm_storeu_si128((__m128i *)(yb + 18), _mm512_cvtepi32_epi8(q1));
+                    q8_store(y + bs * b, q81, dh[b], d[b], q0, q1);
                 }
             } else {
                 for (int b = 0; b < g; b++) {
-                    uint8_t *yb = y + 34 * b;
                     const __m512 s = _mm512_set1_ps(id[b]);
                     const __m512 r0 = round_away(_mm512_mul_ps(_mm512_loadu_ps(x + 32 * b), s));
                     const __m512 r1 = round_away(_mm512_mul_ps(_mm512_loadu_ps(x + 32 * b + 16), s));
-                    put16(yb, dh[b]);
-                    _mm_storeu_si128((__m128i *)(yb + 2), _mm512_cvtepi32_epi8(_mm512_cvttps_epi32(r0)));
-                    _mm_storeu_si128((__m128i *)(yb + 18), _mm512_cvtepi32_epi8(_mm512_cvttps_epi32(r1)));
+                    q8_store(y + bs * b, q81, dh[b], d[b], _mm512_cvttps_epi32(r0), _mm512_cvttps_epi32(r1));
                 }
             }
         }
         x += 32 * g;
-        y += 34 * g;
+        y += bs * g;
         nb -= g;
+    }
+}
+
+static void q_q8_0(const float *restrict x, void *restrict dst, int64_t n, const float *imx)
+{
+    (void)imx;
+    q8_row(x, dst, n, 0);
+}
+
+static void q_q8_1(const float *restrict x, void *restrict dst, int64_t n, const float *imx)
+{
+    (void)imx;
+    q8_row(x, dst, n, 1);
+}
+
+/* Q8_K (292 bytes / 256): d (f32) = 1 / iscale, iscale = -127 / max with max the signed absmax
+ * (first occurrence), codes low byte of min(nearest(iscale * x), 127), 16 int16 sums of 16
+ * codes. A super-block with a NaN or Inf is left to the scalar reference (NaN payloads would
+ * reach the codes through the rounding trick). */
+static void q_q8_K(const float *restrict x, void *restrict dst, int64_t n, const float *imx)
+{
+    (void)imx;
+    uint8_t *y = dst;
+    for (int64_t i = 0; i < n / 256; i++, x += 256, y += 292) {
+        __m512 am = _mm512_setzero_ps();
+        __mmask16 fin = 0xFFFF;
+        for (int j = 0; j < 256; j += 16) {
+            const __m512 a = _mm512_abs_ps(_mm512_loadu_ps(x + j));
+            fin &= _mm512_cmp_ps_mask(a, _mm512_set1_ps(FLT_MAX), _CMP_LE_OQ);
+            am = _mm512_max_ps(am, a);
+        }
+        if (fin != 0xFFFF) {
+            kern_q_q8_K(x, y, 256, NULL);
+            continue;
+        }
+        const float amax = _mm512_reduce_max_ps(am);
+        if (amax == 0.0f) {
+            memset(y, 0, 292);
+            continue;
+        }
+        const __m512 at = _mm512_set1_ps(amax);
+        int first = 0;
+        for (int j = 0; j < 256; j += 16) {
+            const __mmask16 hit =
+                _mm512_cmp_ps_mask(_mm512_abs_ps(_mm512_loadu_ps(x + j)), at, _CMP_EQ_OQ);
+            if (hit) {
+                first = j + __builtin_ctz(hit);
+                break;
+            }
+        }
+        const float iscale = -127.0f / x[first];
+        const __m512 is = _mm512_set1_ps(iscale);
+        for (int j = 0; j < 256; j += 16) {
+            const __m512 v = _mm512_add_ps(_mm512_mul_ps(is, _mm512_loadu_ps(x + j)),
+                                           _mm512_set1_ps(12582912.0f));
+            __m512i q = _mm512_sub_epi32(_mm512_and_si512(_mm512_castps_si512(v),
+                                                          _mm512_set1_epi32(0x007FFFFF)),
+                                         _mm512_set1_epi32(0x00400000));
+            q = _mm512_min_epi32(q, _mm512_set1_epi32(127));
+            const __m128i b = _mm512_cvtepi32_epi8(q);
+            _mm_storeu_si128((__m128i *)(y + 4 + j), b);
+            const uint16_t sum = (uint16_t)_mm512_reduce_add_epi32(_mm512_cvtepi8_epi32(b));
+            put16(y + 260 + j / 8, sum);
+        }
+        const float d = 1.0f / iscale;
+        memcpy(y, &d, 4);
     }
 }
 
@@ -1067,6 +1142,7 @@ const struct kern_table kern_table_avx512 = {
         [QF_TYPE_Q8_0] = q_q8_0,  [QF_TYPE_Q2_K] = kq_q2_K,  [QF_TYPE_Q3_K] = kq_q3_K,
         [QF_TYPE_Q4_K] = kq_q4_K, [QF_TYPE_Q5_K] = kq_q5_K,  [QF_TYPE_Q6_K] = kq_q6_K,
         [QF_TYPE_IQ4_NL] = q_iq4_nl, [QF_TYPE_IQ4_XS] = q_iq4_xs,
+        [QF_TYPE_Q8_1] = q_q8_1,  [QF_TYPE_Q8_K] = q_q8_K,
     },
 };
 
