@@ -493,6 +493,144 @@ START_TEST(spec_pack_example)
 }
 END_TEST
 
+static void le_words(const uint32_t *w, int n, uint8_t *dst)
+{
+    for (int k = 0; k < 4 * n; k++)
+        dst[k] = (uint8_t)(w[k / 4] >> (8 * (k % 4)));
+}
+
+static void bf16_bytes(const float *v, int n, uint8_t *dst)
+{
+    for (int k = 0; k < n; k++) {
+        uint16_t h = bf16(v[k]);
+        dst[2 * k] = (uint8_t)h;
+        dst[2 * k + 1] = (uint8_t)(h >> 8);
+    }
+}
+
+/* weight_g_idx (actorder "group"): inputs 0..7 use group 1, 8..15 group 0; without actorder
+ * in the config the permutation is reported. */
+START_TEST(act_order_g_idx)
+{
+    uint32_t w[4] = {0};
+    qfi_ct_pack_rows(&ex_q[0][0], 2, 16, 4, w);
+    uint8_t wb[16], sb[8], shp[16] = {2, 0, 0, 0, 0, 0, 0, 0, 16}, gi[64] = {0};
+    le_words(w, 4, wb);
+    bf16_bytes(&ex_s[0][0], 4, sb);
+    for (int i = 0; i < 8; i++)
+        gi[4 * i] = 1;
+    struct wt t[4] = {
+        {"layer.weight_g_idx", QF_TYPE_I32, 1, {16, 0}, gi},
+        {"layer.weight_packed", QF_TYPE_I32, 2, {2, 2}, wb},
+        {"layer.weight_scale", QF_TYPE_BF16, 2, {2, 2}, sb},
+        {"layer.weight_shape", QF_TYPE_I64, 1, {2, 0}, shp},
+    };
+    for (int declared = 0; declared < 2; declared++) {
+        struct qf_error e;
+        struct qf_model *m;
+        struct qf_layout *l;
+        write_ckpt(t, 4, declared ? CT_CFG("pack-quantized", W_INT4("true", "\"group_size\": 8, "
+                                                                    "\"actorder\": \"group\""))
+                                  : CFG_SYM);
+        ck_assert_msg(scan_tmp(&m, &l, &e) == QF_OK, "%s", e.msg);
+        const struct qf_ltensor *lt = qf_layout_find(l, "layer.weight");
+        ck_assert_str_eq(lt->scheme, "compressed-tensors pack int4 g8 sym act-order");
+        ck_assert_int_eq(lt->act_order, 1);
+        ck_assert_ptr_nonnull(lt->parts[QF_LPART_G_IDX]);
+        /* the layer comes first: g_idx is the first of its tensors */
+        ck_assert_ptr_eq(qf_layout_tensor(l, 0), lt);
+        if (declared)
+            ck_assert_ptr_null(qf_layout_warning(l, 0));
+        else
+            ck_assert_ptr_nonnull(strstr(qf_layout_warning(l, 0), "declares no actorder"));
+        float out[32];
+        ck_assert_int_eq(qf_layout_dequantize(m, l, lt, 0, UINT64_MAX, out, &e), QF_OK);
+        for (int o = 0; o < 2; o++)
+            for (int i = 0; i < 16; i++)
+                ck_assert_float_eq(out[o * 16 + i], (float)ex_q[o][i] * ex_s[o][i < 8]);
+        qf_layout_free(l);
+        qf_model_close(m);
+    }
+}
+END_TEST
+
+/* strategy "tensor", asymmetric: one scale, one I8 zero point (not packed) */
+START_TEST(tensor_strategy_asym)
+{
+    struct qf_error e;
+    struct qf_model *m;
+    struct qf_layout *l;
+    uint32_t w[4] = {0};
+    qfi_ct_pack_rows(&ex_q[0][0], 2, 16, 4, w);
+    static const float s1 = 0.5f;
+    uint8_t wb[16], sb[2], shp[16] = {2, 0, 0, 0, 0, 0, 0, 0, 16}, zp = 0xFE; /* -2 */
+    le_words(w, 4, wb);
+    bf16_bytes(&s1, 1, sb);
+    struct wt t[4] = {
+        {"layer.weight_packed", QF_TYPE_I32, 2, {2, 2}, wb},
+        {"layer.weight_scale", QF_TYPE_BF16, 1, {1, 0}, sb},
+        {"layer.weight_shape", QF_TYPE_I64, 1, {2, 0}, shp},
+        {"layer.weight_zero_point", QF_TYPE_I8, 1, {1, 0}, &zp},
+    };
+    write_ckpt(t, 4, CT_CFG("pack-quantized", W_INT4("false", "\"strategy\": \"tensor\"")));
+    ck_assert_msg(scan_tmp(&m, &l, &e) == QF_OK, "%s", e.msg);
+    const struct qf_ltensor *lt = qf_layout_find(l, "layer.weight");
+    ck_assert_str_eq(lt->scheme, "compressed-tensors pack int4 per-tensor asym");
+    ck_assert_int_eq(lt->group_size, 16);
+    float out[32];
+    ck_assert_int_eq(qf_layout_dequantize(m, l, lt, 1, 1, out, &e), QF_OK);
+    for (int i = 0; i < 16; i++)
+        ck_assert_float_eq(out[i], (float)(ex_q[1][i] + 2) * 0.5f);
+    qf_layout_free(l);
+    qf_model_close(m);
+}
+END_TEST
+
+/* Two config groups (int8 per channel, int4 group 8): each layer gets the group its tensors
+ * fit. */
+START_TEST(two_config_groups)
+{
+    struct qf_error e;
+    struct qf_model *m;
+    struct qf_layout *l;
+    uint32_t w4[4] = {0}, w8[8] = {0};
+    qfi_ct_pack_rows(&ex_q[0][0], 2, 16, 4, w4);
+    qfi_ct_pack_rows(&ex_q[0][0], 2, 16, 8, w8);
+    ck_assert_uint_eq(w8[0], 0x81807F78u); /* -8, -1, 0, 1 + 128 = 0x78, 0x7F, 0x80, 0x81 */
+    uint8_t b4[16], b8[32], s4[8], s8[4], shp[16] = {2, 0, 0, 0, 0, 0, 0, 0, 16};
+    static const float sc8[2] = {0.125f, 4.0f};
+    le_words(w4, 4, b4);
+    le_words(w8, 8, b8);
+    bf16_bytes(&ex_s[0][0], 4, s4);
+    bf16_bytes(sc8, 2, s8);
+    struct wt t[6] = {
+        {"a.weight_packed", QF_TYPE_I32, 2, {2, 2}, b4},
+        {"a.weight_scale", QF_TYPE_BF16, 2, {2, 2}, s4},
+        {"a.weight_shape", QF_TYPE_I64, 1, {2, 0}, shp},
+        {"b.weight_packed", QF_TYPE_I32, 2, {2, 4}, b8},
+        {"b.weight_scale", QF_TYPE_BF16, 2, {2, 1}, s8},
+        {"b.weight_shape", QF_TYPE_I64, 1, {2, 0}, shp},
+    };
+    write_ckpt(t, 6, "{\"quantization_config\": {\"quant_method\": \"compressed-tensors\", "
+                     "\"format\": \"pack-quantized\", \"config_groups\": {"
+                     "\"group_0\": {\"targets\": [\"re:^b$\"], \"weights\": {\"num_bits\": 8, "
+                     "\"type\": \"int\", \"strategy\": \"channel\"}}, "
+                     "\"group_1\": {\"targets\": [\"Linear\"], \"weights\": {\"num_bits\": 4, "
+                     "\"type\": \"int\", \"strategy\": \"group\", \"group_size\": 8}}}}}");
+    ck_assert_msg(scan_tmp(&m, &l, &e) == QF_OK, "%s", e.msg);
+    ck_assert_str_eq(qf_layout_find(l, "a.weight")->scheme, "compressed-tensors pack int4 g8 sym");
+    const struct qf_ltensor *lb = qf_layout_find(l, "b.weight");
+    ck_assert_str_eq(lb->scheme, "compressed-tensors pack int8 per-channel sym");
+    float out[32];
+    ck_assert_int_eq(qf_layout_dequantize(m, l, lb, 0, UINT64_MAX, out, &e), QF_OK);
+    for (int o = 0; o < 2; o++)
+        for (int i = 0; i < 16; i++)
+            ck_assert_float_eq(out[o * 16 + i], (float)ex_q[o][i] * sc8[o]);
+    qf_layout_free(l);
+    qf_model_close(m);
+}
+END_TEST
+
 /* FP8 with bf16 scales rounds every product to bf16 (compressed-tensors computes in the scale
  * dtype): strategy "block" [2, 2] on a 3 x 3 weight, scales [2, 2].
  * 1.125 (0x39) * 1.0078125 = 1.1337890625 -> bf16 1.1328125 (17.125 units of 2^-7 -> 17). */
@@ -715,6 +853,9 @@ Suite *suite_ctensors(void)
     TCase *th = tcase_create("hand-made");
     tcase_add_checked_fixture(th, tmp_setup, tmp_teardown);
     tcase_add_test(th, spec_pack_example);
+    tcase_add_test(th, act_order_g_idx);
+    tcase_add_test(th, tensor_strategy_asym);
+    tcase_add_test(th, two_config_groups);
     tcase_add_test(th, ct_fp8_block_bf16);
     tcase_add_test(th, hf_fp8_block);
     tcase_add_loop_test(th, rejects, 0, (int)(sizeof bad / sizeof bad[0]));
