@@ -27,6 +27,11 @@
                       per-lane sequential sums) */
 #define KQ_L (KQ_U * KQ_W) /* sub-blocks fitted at once ("virtual lanes") */
 
+/* The per-vector loops are unrolled so that the per-lane sums stay in registers (kept in
+ * arrays indexed by a loop variable they went through memory, and the store-to-load latency
+ * lengthened every step of the sequential sums). */
+#define KQ_UNROLL _Pragma("GCC unroll 8")
+
 /* Transposed layout: element i of virtual lane v = u * KQ_W + k at [i * KQ_L + v]. */
 #define LD(p, i, u) vf_load((p) + (i) * KQ_L + (u) * KQ_W)
 
@@ -42,12 +47,14 @@ static void kq_fit_qkx(int u0, int n, int nmax, const float *xt, const float *wt
     vf min[QKX_U], max[QKX_U], sum_w[QKX_U], sum_x[QKX_U], min0[QKX_U], iscale[QKX_U], scale[QKX_U];
     vf best[QKX_U], b_iscale[QKX_U], b_min[QKX_U];
     vm degen[QKX_U];
+    KQ_UNROLL
     for (int u = 0; u < QKX_U; u++) {
         min[u] = max[u] = LD(xt, 0, u0 + u);
         sum_w[u] = LD(wt, 0, u0 + u);
         sum_x[u] = vf_mul(sum_w[u], min[u]);
     }
     for (int i = 1; i < n; i++) {
+        KQ_UNROLL
         for (int u = 0; u < QKX_U; u++) {
             const vf x = LD(xt, i, u0 + u), w = LD(wt, i, u0 + u);
             min[u] = vf_min(x, min[u]);
@@ -56,6 +63,7 @@ static void kq_fit_qkx(int u0, int n, int nmax, const float *xt, const float *wt
             sum_x[u] = vf_add(sum_x[u], vf_mul(w, x));
         }
     }
+    KQ_UNROLL
     for (int u = 0; u < QKX_U; u++) {
         min[u] = vf_sel(vf_gt(min[u], zero), zero, min[u]);
         degen[u] = vf_le(max[u], min[u]);
@@ -65,6 +73,7 @@ static void kq_fit_qkx(int u0, int n, int nmax, const float *xt, const float *wt
         best[u] = zero;
     }
     for (int i = 0; i < n; i++) {
+        KQ_UNROLL
         for (int u = 0; u < QKX_U; u++) {
             const vf x = LD(xt, i, u0 + u), w = LD(wt, i, u0 + u);
             const vf l = vi_tof(vi_clamp(vi_nearest(vf_mul(iscale[u], vf_sub(x, min[u]))), 0, nmax));
@@ -81,11 +90,13 @@ static void kq_fit_qkx(int u0, int n, int nmax, const float *xt, const float *wt
         vf sum_l[QKX_U], sum_l2[QKX_U], sum_xl[QKX_U], D[QKX_U];
         vm ok[QKX_U];
         int any = 0;
+        KQ_UNROLL
         for (int u = 0; u < QKX_U; u++) {
             iscale[u] = vf_div(vf_set(num), vf_sub(max[u], min[u]));
             sum_l[u] = sum_l2[u] = sum_xl[u] = zero;
         }
         for (int i = 0; i < n; i++) {
+            KQ_UNROLL
             for (int u = 0; u < QKX_U; u++) {
                 const vf x = LD(xt, i, u0 + u), w = LD(wt, i, u0 + u);
                 lf[i][u] = vi_tof(vi_clamp(vi_nearest(vf_mul(iscale[u], vf_sub(x, min[u]))), 0, nmax));
@@ -95,6 +106,7 @@ static void kq_fit_qkx(int u0, int n, int nmax, const float *xt, const float *wt
                 sum_xl[u] = vf_add(sum_xl[u], vf_mul(wl, x));
             }
         }
+        KQ_UNROLL
         for (int u = 0; u < QKX_U; u++) {
             D[u] = vf_sub(vf_mul(sum_w[u], sum_l2[u]), vf_mul(sum_l[u], sum_l[u]));
             ok[u] = vf_gt(D[u], zero);
@@ -103,6 +115,7 @@ static void kq_fit_qkx(int u0, int n, int nmax, const float *xt, const float *wt
         if (!any)
             continue;
         vf this_scale[QKX_U], this_min[QKX_U], cur[QKX_U];
+        KQ_UNROLL
         for (int u = 0; u < QKX_U; u++) {
             this_scale[u] = vf_div(vf_sub(vf_mul(sum_w[u], sum_xl[u]), vf_mul(sum_x[u], sum_l[u])), D[u]);
             this_min[u] = vf_div(vf_sub(vf_mul(sum_l2[u], sum_x[u]), vf_mul(sum_l[u], sum_xl[u])), D[u]);
@@ -112,6 +125,7 @@ static void kq_fit_qkx(int u0, int n, int nmax, const float *xt, const float *wt
             cur[u] = zero;
         }
         for (int i = 0; i < n; i++) {
+            KQ_UNROLL
             for (int u = 0; u < QKX_U; u++) {
                 const vf x = LD(xt, i, u0 + u), w = LD(wt, i, u0 + u);
                 vf diff = vf_sub(vf_add(vf_mul(this_scale[u], lf[i][u]), this_min[u]), x);
@@ -119,6 +133,7 @@ static void kq_fit_qkx(int u0, int n, int nmax, const float *xt, const float *wt
                 cur[u] = vf_add(cur[u], vf_mul(w, diff));
             }
         }
+        KQ_UNROLL
         for (int u = 0; u < QKX_U; u++) {
             const vm acc = vm_and(ok[u], vf_lt(cur[u], best[u]));
             best[u] = vf_sel(acc, cur[u], best[u]);
@@ -130,12 +145,14 @@ static void kq_fit_qkx(int u0, int n, int nmax, const float *xt, const float *wt
     }
     const vi zi = vi_nearest(zero); /* 0 */
     for (int i = 0; i < n; i++) {
+        KQ_UNROLL
         for (int u = 0; u < QKX_U; u++) {
             const vf x = LD(xt, i, u0 + u);
             const vi l = vi_clamp(vi_nearest(vf_mul(b_iscale[u], vf_sub(x, b_min[u]))), 0, nmax);
             vi_store(Lt + i * KQ_L + (u0 + u) * KQ_W, vi_sel(degen[u], zi, l));
         }
     }
+    KQ_UNROLL
     for (int u = 0; u < QKX_U; u++) {
         vf_store(scale_out + (u0 + u) * KQ_W, vf_sel(degen[u], zero, scale[u]));
         /* -min, as the scalar (-0 for a zero min) */
@@ -177,12 +194,14 @@ static void kq_fit_qx(int n, int nmax, const float *xt, const float *wt, float *
     vf max[KQ_U], iscale[KQ_U], b_iscale[KQ_U], sumlx[KQ_U], suml2[KQ_U], scale[KQ_U], best[KQ_U];
     vf wx[KQ_MAXN][KQ_U];
     vm tiny[KQ_U];
+    KQ_UNROLL
     for (int u = 0; u < KQ_U; u++) {
         kq_absmax(n, xt, u, &max[u], &tiny[u]);
         iscale[u] = b_iscale[u] = vf_div(vf_set((float)-nmax), max[u]);
         sumlx[u] = suml2[u] = zero;
     }
     for (int i = 0; i < n; i++) {
+        KQ_UNROLL
         for (int u = 0; u < KQ_U; u++) {
             const vf x = LD(xt, i, u), w = LD(wt, i, u);
             wx[i][u] = vf_mul(w, x);
@@ -191,6 +210,7 @@ static void kq_fit_qx(int n, int nmax, const float *xt, const float *wt, float *
             suml2[u] = vf_add(suml2[u], vf_mul(vf_mul(w, l), l));
         }
     }
+    KQ_UNROLL
     for (int u = 0; u < KQ_U; u++) {
         scale[u] = vf_sel(vf_ne(suml2[u], zero), vf_div(sumlx[u], suml2[u]), zero);
         best[u] = vf_mul(scale[u], sumlx[u]);
@@ -200,11 +220,13 @@ static void kq_fit_qx(int n, int nmax, const float *xt, const float *wt, float *
             continue;
         float num = 0.1f * (float)is;
         num = (float)nmax + num;
+        KQ_UNROLL
         for (int u = 0; u < KQ_U; u++) {
             iscale[u] = vf_div(vf_set(-num), max[u]);
             sumlx[u] = suml2[u] = zero;
         }
         for (int i = 0; i < n; i++) {
+            KQ_UNROLL
             for (int u = 0; u < KQ_U; u++) {
                 const vf x = LD(xt, i, u), w = LD(wt, i, u);
                 const vf l = kq_round_clamp(vf_mul(iscale[u], x), lo, hi);
@@ -212,6 +234,7 @@ static void kq_fit_qx(int n, int nmax, const float *xt, const float *wt, float *
                 suml2[u] = vf_add(suml2[u], vf_mul(vf_mul(w, l), l));
             }
         }
+        KQ_UNROLL
         for (int u = 0; u < KQ_U; u++) {
             const vm acc = vm_and(vf_gt(suml2[u], zero),
                                   vf_gt(vf_mul(sumlx[u], sumlx[u]), vf_mul(best[u], suml2[u])));
@@ -224,12 +247,14 @@ static void kq_fit_qx(int n, int nmax, const float *xt, const float *wt, float *
     }
     const vi zi = vi_nearest(zero);
     for (int i = 0; i < n; i++) {
+        KQ_UNROLL
         for (int u = 0; u < KQ_U; u++) {
             const vf x = LD(xt, i, u);
             const vi l = vi_clamp(vi_nearest(vf_mul(b_iscale[u], x)), -nmax, nmax - 1);
             vi_store(Lt + i * KQ_L + u * KQ_W, vi_sel(tiny[u], zi, vi_add_const(l, nmax)));
         }
     }
+    KQ_UNROLL
     for (int u = 0; u < KQ_U; u++)
         vf_store(scale_out + u * KQ_W, vf_sel(tiny[u], zero, scale[u]));
 }
@@ -241,12 +266,14 @@ static void kq_fit_q3(int n, int nmax, const float *xt, float *scale_out, int32_
     vf max[KQ_U], iscale[KQ_U], sumlx[KQ_U], suml2[KQ_U];
     vm tiny[KQ_U];
     vf L[KQ_MAXN][KQ_U], w[KQ_MAXN][KQ_U], wx[KQ_MAXN][KQ_U];
+    KQ_UNROLL
     for (int u = 0; u < KQ_U; u++) {
         kq_absmax(n, xt, u, &max[u], &tiny[u]);
         iscale[u] = vf_div(vf_set((float)-nmax), max[u]);
         sumlx[u] = suml2[u] = zero;
     }
     for (int i = 0; i < n; i++) {
+        KQ_UNROLL
         for (int u = 0; u < KQ_U; u++) {
             const vf x = LD(xt, i, u);
             L[i][u] = vi_tof(vi_clamp(vi_nearest(vf_mul(iscale[u], x)), -nmax, nmax - 1));
@@ -259,6 +286,7 @@ static void kq_fit_q3(int n, int nmax, const float *xt, float *scale_out, int32_
     for (int itry = 0; itry < 5; itry++) {
         int changed = 0;
         for (int i = 0; i < n; i++) {
+            KQ_UNROLL
             for (int u = 0; u < KQ_U; u++) {
                 const vf x = LD(xt, i, u), Li = L[i][u];
                 const vf slx = vf_sub(sumlx[u], vf_mul(wx[i][u], Li));
@@ -283,9 +311,11 @@ static void kq_fit_q3(int n, int nmax, const float *xt, float *scale_out, int32_
     }
     const vi zi = vi_nearest(zero);
     for (int i = 0; i < n; i++)
+        KQ_UNROLL
         for (int u = 0; u < KQ_U; u++)
             vi_store(Lt + i * KQ_L + u * KQ_W,
                      vi_sel(tiny[u], zi, vi_add_const(vi_fromf(L[i][u]), nmax)));
+    KQ_UNROLL
     for (int u = 0; u < KQ_U; u++)
         vf_store(scale_out + u * KQ_W,
                  vf_sel(tiny[u], zero,
@@ -551,6 +581,7 @@ static void kq_legacy_row(int kind, const float *src, uint8_t *y, int64_t n, con
         if (kind == KL_Q4_0 || kind == KL_Q5_0) {
             kq_fit_qx(32, nmax, xt, wt, lane_s, Lt);
         } else {
+            KQ_UNROLL
             for (int u = 0; u < KQ_U; u++)
                 kq_fit_qkx(u, 32, nmax, xt, wt, -0.9f, 0.05f, 36, 0, lane_s, lane_m, Lt);
         }
@@ -647,6 +678,7 @@ static void kq_row(int kind, const float *src, uint8_t *y, int64_t n_per_row, co
                 }
             }
             /* weights, per lane in element order */
+            KQ_UNROLL
             for (int u = 0; u < KQ_U; u++) {
                 float *xu = xt + u * KQ_W, *wu = wt + u * KQ_W;
                 if (imx && kind != KQ_Q6) {
@@ -685,6 +717,7 @@ static void kq_row(int kind, const float *src, uint8_t *y, int64_t n_per_row, co
             }
             switch (kind) {
             case KQ_Q2:
+                KQ_UNROLL
                 for (int u = 0; u < KQ_U; u++) {
                     if (imx)
                         kq_fit_qkx(u, n, 3, xt, wt, -0.9f, 0.05f, 36, 0, lane_s, lane_m, Lt);
@@ -695,6 +728,7 @@ static void kq_row(int kind, const float *src, uint8_t *y, int64_t n_per_row, co
             case KQ_Q4:
             case KQ_Q5: {
                 const int nmax = kind == KQ_Q4 ? 15 : 31;
+                KQ_UNROLL
                 for (int u = 0; u < KQ_U; u++) {
                     if (imx)
                         kq_fit_qkx(u, n, nmax, xt, wt, -0.9f, 0.05f, 36, 0, lane_s, lane_m, Lt);
