@@ -330,22 +330,30 @@ static int v1_word4_to_v2(uint32_t w, uint64_t g, uint64_t col0, int policy,
     return QF_OK;
 }
 
+/* arguments of a GPTQ <-> AWQ repack, and the kernels of the level in use */
+static int prologue(uint64_t in, uint64_t out, uint64_t group_size, int zero_format,
+                    const char *what, const struct qfi_repack_fns **f, struct qf_error *err)
+{
+    int rc = check_dims(in, out, group_size, what, err);
+    if (rc)
+        return rc;
+    if (zero_format != QFI_GPTQ_V1 && zero_format != QFI_GPTQ_V2)
+        return qfi_error(err, QF_EINVAL, 0, NULL, -1, "%s: zero format %d", what, zero_format);
+    if (!(*f = qfi_repack_fns()))
+        return no_level(err);
+    return QF_OK;
+}
+
 int qfi_repack_gptq_to_awq(uint64_t in, uint64_t out, uint64_t group_size, int zero_format,
                            int policy, const void *g_idx, const void *qweight, const void *qzeros,
                            void *awq_qweight, void *awq_qzeros, struct qfi_repack_report *rep,
                            struct qf_error *err)
 {
     report_reset(rep);
-    int rc = check_dims(in, out, group_size, "GPTQ -> AWQ", err);
-    if (rc)
+    const struct qfi_repack_fns *f;
+    int rc = prologue(in, out, group_size, zero_format, "GPTQ -> AWQ", &f, err);
+    if (rc || (rc = qfi_repack_check_gidx(g_idx, in, group_size, err)))
         return rc;
-    if (zero_format != QFI_GPTQ_V1 && zero_format != QFI_GPTQ_V2)
-        return qfi_error(err, QF_EINVAL, 0, NULL, -1, "GPTQ -> AWQ: zero format %d", zero_format);
-    if ((rc = qfi_repack_check_gidx(g_idx, in, group_size, err)))
-        return rc;
-    const struct qfi_repack_fns *f = qfi_repack_fns();
-    if (!f)
-        return no_level(err);
     /* zeros first: a refusal leaves the qweight buffer untouched */
     const uint64_t ng = in / group_size, ow = out / 8;
     const uint8_t *zs = qzeros;
@@ -367,14 +375,10 @@ int qfi_repack_awq_to_gptq(uint64_t in, uint64_t out, uint64_t group_size, int z
                            const void *awq_qweight, const void *awq_qzeros, void *qweight,
                            void *qzeros, void *g_idx_out, struct qf_error *err)
 {
-    int rc = check_dims(in, out, group_size, "AWQ -> GPTQ", err);
+    const struct qfi_repack_fns *f;
+    int rc = prologue(in, out, group_size, zero_format, "AWQ -> GPTQ", &f, err);
     if (rc)
         return rc;
-    if (zero_format != QFI_GPTQ_V1 && zero_format != QFI_GPTQ_V2)
-        return qfi_error(err, QF_EINVAL, 0, NULL, -1, "AWQ -> GPTQ: zero format %d", zero_format);
-    const struct qfi_repack_fns *f = qfi_repack_fns();
-    if (!f)
-        return no_level(err);
     const uint64_t ng = in / group_size, ow = out / 8;
     const uint8_t *zs = awq_qzeros;
     uint8_t *zd = qzeros;
