@@ -782,6 +782,7 @@ static inline void vi_store_u8(uint8_t *p, vi v) /* lanes hold 0..255 */
     _mm_storel_epi64((__m128i *)p, _mm_packus_epi16(w, w));
 }
 static inline vm vm_and(vm a, vm b) { return _mm256_and_ps(a, b); }
+static inline vm vm_or(vm a, vm b) { return _mm256_or_ps(a, b); }
 static inline int vm_any(vm m) { return _mm256_movemask_ps(m) != 0; }
 
 static inline int vm_all(vm m) { return _mm256_movemask_ps(m) == 0xFF; }

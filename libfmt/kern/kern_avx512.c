@@ -821,6 +821,7 @@ static inline vi vi_sel(vm m, vi t, vi f) { return _mm512_mask_blend_epi32(m, f,
 static inline void vi_store(int32_t *p, vi v) { _mm512_storeu_si512((void *)p, v); }
 static inline void vi_store_u8(uint8_t *p, vi v) { _mm_storeu_si128((__m128i *)p, _mm512_cvtepi32_epi8(v)); }
 static inline vm vm_and(vm a, vm b) { return (vm)(a & b); }
+static inline vm vm_or(vm a, vm b) { return (vm)(a | b); }
 static inline int vm_any(vm m) { return m != 0; }
 
 static inline int vm_all(vm m) { return m == (vm)0xFFFF; }

@@ -5,7 +5,7 @@
  *   vf_sub vf_mul vf_div vf_sqrt vf_abs vf_neg vf_min(a,b) = a<b?a:b  vf_max(a,b) = a>b?a:b
  *   vf_lt vf_gt vf_le (ordered) vf_ne (unordered) vf_sel(m,t,f) vi_nearest (ggml's bit trick)
  *   vi_clamp vi_tof vi_fromf (truncating) vi_add_const vi_sel vi_store vi_store_u8 (low bytes of
- *   KQ_W lanes) vm_and vm_any vm_all.
+ *   KQ_W lanes) vm_and vm_or vm_any vm_all.
  *
  * Lane k works on one sub-block and walks its elements in order, so every sum is accumulated
  * in exactly the order of the scalar reference and every lane executes the same float
@@ -259,18 +259,24 @@ static void kq_fit_qx(int n, int nmax, const float *xt, const float *wt, float *
         vf_store(scale_out + u * KQ_W, vf_sel(tiny[u], zero, scale[u]));
 }
 
-/* Q3S (see fit_q3): weights x^2, up to 5 coordinate-descent passes; codes l + nmax in Lt. */
+/* Q3S (see fit_q3): weights x^2, up to 5 coordinate-descent passes; codes l + nmax in Lt.
+ * The products wx * L and (w * L) * L of the current codes are kept (the scalar recomputes
+ * them from the same operands: same values) and replaced with those of an accepted code. A
+ * vector whose lanes all kept their codes in a pass is done: a further pass would compute the
+ * same (rejected) candidates again, and the scalar lanes stop there too. */
 static void kq_fit_q3(int n, int nmax, const float *xt, float *scale_out, int32_t *Lt)
 {
     const vf zero = vf_set(0.0f);
     vf max[KQ_U], iscale[KQ_U], sumlx[KQ_U], suml2[KQ_U];
     vm tiny[KQ_U];
-    vf L[KQ_MAXN][KQ_U], w[KQ_MAXN][KQ_U], wx[KQ_MAXN][KQ_U];
+    vf L[KQ_MAXN][KQ_U], w[KQ_MAXN][KQ_U], wx[KQ_MAXN][KQ_U], wxl[KQ_MAXN][KQ_U], wll[KQ_MAXN][KQ_U];
+    int active[KQ_U];
     KQ_UNROLL
     for (int u = 0; u < KQ_U; u++) {
         kq_absmax(n, xt, u, &max[u], &tiny[u]);
         iscale[u] = vf_div(vf_set((float)-nmax), max[u]);
         sumlx[u] = suml2[u] = zero;
+        active[u] = 1;
     }
     for (int i = 0; i < n; i++) {
         KQ_UNROLL
@@ -279,35 +285,51 @@ static void kq_fit_q3(int n, int nmax, const float *xt, float *scale_out, int32_
             L[i][u] = vi_tof(vi_clamp(vi_nearest(vf_mul(iscale[u], x)), -nmax, nmax - 1));
             w[i][u] = vf_mul(x, x);
             wx[i][u] = vf_mul(w[i][u], x);
-            sumlx[u] = vf_add(sumlx[u], vf_mul(wx[i][u], L[i][u]));
-            suml2[u] = vf_add(suml2[u], vf_mul(vf_mul(w[i][u], L[i][u]), L[i][u]));
+            wxl[i][u] = vf_mul(wx[i][u], L[i][u]);
+            wll[i][u] = vf_mul(vf_mul(w[i][u], L[i][u]), L[i][u]);
+            sumlx[u] = vf_add(sumlx[u], wxl[i][u]);
+            suml2[u] = vf_add(suml2[u], wll[i][u]);
         }
     }
     for (int itry = 0; itry < 5; itry++) {
-        int changed = 0;
+        vm changed[KQ_U];
+        int any = 0;
+        KQ_UNROLL
+        for (int u = 0; u < KQ_U; u++) {
+            changed[u] = vf_lt(zero, zero); /* none */
+            any |= active[u];
+        }
+        if (!any)
+            break;
         for (int i = 0; i < n; i++) {
             KQ_UNROLL
             for (int u = 0; u < KQ_U; u++) {
+                if (!active[u])
+                    continue;
                 const vf x = LD(xt, i, u), Li = L[i][u];
-                const vf slx = vf_sub(sumlx[u], vf_mul(wx[i][u], Li));
+                const vf slx = vf_sub(sumlx[u], wxl[i][u]);
                 const vm c1 = vf_gt(slx, zero);
-                const vf sl2 = vf_sub(suml2[u], vf_mul(vf_mul(w[i][u], Li), Li));
+                const vf sl2 = vf_sub(suml2[u], wll[i][u]);
                 const vf r = vf_div(vf_mul(x, sl2), slx);
                 const vf nl = vi_tof(vi_clamp(vi_nearest(r), -nmax, nmax - 1));
                 const vm c2 = vm_and(c1, vf_ne(nl, Li));
-                const vf slx2 = vf_add(slx, vf_mul(wx[i][u], nl));
-                const vf sl22 = vf_add(sl2, vf_mul(vf_mul(w[i][u], nl), nl));
+                const vf pxl = vf_mul(wx[i][u], nl), pll = vf_mul(vf_mul(w[i][u], nl), nl);
+                const vf slx2 = vf_add(slx, pxl);
+                const vf sl22 = vf_add(sl2, pll);
                 const vf lhs = vf_mul(vf_mul(slx2, slx2), suml2[u]);
                 const vf rhs = vf_mul(vf_mul(sumlx[u], sumlx[u]), sl22);
                 const vm c3 = vm_and(c2, vm_and(vf_gt(sl22, zero), vf_gt(lhs, rhs)));
                 L[i][u] = vf_sel(c3, nl, Li);
+                wxl[i][u] = vf_sel(c3, pxl, wxl[i][u]);
+                wll[i][u] = vf_sel(c3, pll, wll[i][u]);
                 sumlx[u] = vf_sel(c3, slx2, sumlx[u]);
                 suml2[u] = vf_sel(c3, sl22, suml2[u]);
-                changed |= vm_any(c3);
+                changed[u] = vm_or(changed[u], c3);
             }
         }
-        if (!changed)
-            break;
+        KQ_UNROLL
+        for (int u = 0; u < KQ_U; u++)
+            active[u] = active[u] && vm_any(changed[u]);
     }
     const vi zi = vi_nearest(zero);
     for (int i = 0; i < n; i++)
