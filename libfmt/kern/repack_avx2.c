@@ -12,22 +12,32 @@
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 
+/* the small loops over register arrays must unroll, or the arrays live in memory */
+#if defined(__clang__)
+#define QF_UNROLL _Pragma("clang loop unroll(full)")
+#else
+#define QF_UNROLL _Pragma("GCC unroll 8")
+#endif
+
 /* the AWQ interleave (repack_int.h), local so the register permutations fold */
 static const int ORD[8] = {0, 2, 4, 6, 1, 3, 5, 7}, INV[8] = {0, 4, 1, 5, 2, 6, 3, 7};
 
 static inline void transpose8x32(__m256i r[8])
 {
     __m256i t[8], u[8];
+    QF_UNROLL
     for (int i = 0; i < 8; i += 2) {
         t[i] = _mm256_unpacklo_epi32(r[i], r[i + 1]);
         t[i + 1] = _mm256_unpackhi_epi32(r[i], r[i + 1]);
     }
+    QF_UNROLL
     for (int i = 0; i < 8; i += 4) {
         u[i] = _mm256_unpacklo_epi64(t[i], t[i + 2]);
         u[i + 1] = _mm256_unpackhi_epi64(t[i], t[i + 2]);
         u[i + 2] = _mm256_unpacklo_epi64(t[i + 1], t[i + 3]);
         u[i + 3] = _mm256_unpackhi_epi64(t[i + 1], t[i + 3]);
     }
+    QF_UNROLL
     for (int i = 0; i < 4; i++) {
         r[i] = _mm256_permute2x128_si256(u[i], u[i + 4], 0x20);
         r[i + 4] = _mm256_permute2x128_si256(u[i], u[i + 4], 0x31);
@@ -70,12 +80,15 @@ static void g2a_avx2(const void *restrict src, void *restrict dst, uint64_t in, 
         for (uint64_t c = 0; c < nv; c += 8) {
             const uint8_t *p = s + 4 * (r * out + 8 * c);
             __m256i v[8], x[8];
+            QF_UNROLL
             for (int t = 0; t < 8; t++)
                 v[t] = _mm256_loadu_si256((const __m256i *)(p + 32 * t));
             transpose8x32(v); /* v[j] lane t = word j of tile c + t */
+            QF_UNROLL
             for (int q = 0; q < 8; q++)
                 x[q] = v[ORD[q]];
             transpose_nibbles(x); /* x[k] lane t = AWQ word of input row 8r + k, tile c + t */
+            QF_UNROLL
             for (int k = 0; k < 8; k++)
                 _mm256_storeu_si256((__m256i *)(d + 4 * ((8 * r + (uint64_t)k) * ow + c)), x[k]);
         }
@@ -91,14 +104,17 @@ static void a2g_avx2(const void *restrict src, void *restrict dst, uint64_t in, 
     for (uint64_t r = 0; r < in / 8; r++) {
         for (uint64_t c = 0; c < nv; c += 8) {
             __m256i x[8], v[8];
+            QF_UNROLL
             for (int k = 0; k < 8; k++)
                 x[k] = _mm256_loadu_si256(
                     (const __m256i *)(s + 4 * ((8 * r + (uint64_t)k) * ow + c)));
             transpose_nibbles(x); /* x[q] nibble k = code of row 8r+k, column AWQ_ORDER[q] */
+            QF_UNROLL
             for (int j = 0; j < 8; j++)
                 v[j] = x[INV[j]];
             transpose8x32(v); /* v[t] = the eight GPTQ words of tile c + t */
             uint8_t *p = d + 4 * (r * out + 8 * c);
+            QF_UNROLL
             for (int t = 0; t < 8; t++)
                 _mm256_storeu_si256((__m256i *)(p + 32 * t), v[t]);
         }

@@ -11,6 +11,13 @@
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 
+/* the small loops over register arrays must unroll, or the arrays live in memory */
+#if defined(__clang__)
+#define QF_UNROLL _Pragma("clang loop unroll(full)")
+#else
+#define QF_UNROLL _Pragma("GCC unroll 8")
+#endif
+
 /* the AWQ interleave (repack_int.h), local so the register permutations fold */
 static const int ORD[8] = {0, 2, 4, 6, 1, 3, 5, 7}, INV[8] = {0, 4, 1, 5, 2, 6, 3, 7};
 
@@ -18,10 +25,12 @@ static const int ORD[8] = {0, 2, 4, 6, 1, 3, 5, 7}, INV[8] = {0, 4, 1, 5, 2, 6, 
 static inline void transpose8x32x2(__m512i r[8])
 {
     __m512i t[8], u[8];
+    QF_UNROLL
     for (int i = 0; i < 8; i += 2) {
         t[i] = _mm512_unpacklo_epi32(r[i], r[i + 1]);
         t[i + 1] = _mm512_unpackhi_epi32(r[i], r[i + 1]);
     }
+    QF_UNROLL
     for (int i = 0; i < 8; i += 4) {
         u[i] = _mm512_unpacklo_epi64(t[i], t[i + 2]);
         u[i + 1] = _mm512_unpackhi_epi64(t[i], t[i + 2]);
@@ -30,6 +39,7 @@ static inline void transpose8x32x2(__m512i r[8])
     }
     const __m512i lo = _mm512_setr_epi64(0, 1, 8, 9, 4, 5, 12, 13);
     const __m512i hi = _mm512_setr_epi64(2, 3, 10, 11, 6, 7, 14, 15);
+    QF_UNROLL
     for (int i = 0; i < 4; i++) {
         r[i] = _mm512_permutex2var_epi64(u[i], lo, u[i + 4]);
         r[i + 4] = _mm512_permutex2var_epi64(u[i], hi, u[i + 4]);
@@ -72,15 +82,18 @@ static void g2a_avx512(const void *restrict src, void *restrict dst, uint64_t in
         for (uint64_t c = 0; c < nv; c += 16) {
             const uint8_t *p = s + 4 * (r * out + 8 * c);
             __m512i v[8], x[8];
+            QF_UNROLL
             for (int t = 0; t < 8; t++) {
                 const __m256i a = _mm256_loadu_si256((const __m256i *)(p + 32 * t));
                 const __m256i b = _mm256_loadu_si256((const __m256i *)(p + 32 * (t + 8)));
                 v[t] = _mm512_inserti64x4(_mm512_castsi256_si512(a), b, 1);
             }
             transpose8x32x2(v);
+            QF_UNROLL
             for (int q = 0; q < 8; q++)
                 x[q] = v[ORD[q]];
             transpose_nibbles(x);
+            QF_UNROLL
             for (int k = 0; k < 8; k++)
                 _mm512_storeu_si512((void *)(d + 4 * ((8 * r + (uint64_t)k) * ow + c)), x[k]);
         }
@@ -96,14 +109,17 @@ static void a2g_avx512(const void *restrict src, void *restrict dst, uint64_t in
     for (uint64_t r = 0; r < in / 8; r++) {
         for (uint64_t c = 0; c < nv; c += 16) {
             __m512i x[8], v[8];
+            QF_UNROLL
             for (int k = 0; k < 8; k++)
                 x[k] = _mm512_loadu_si512(
                     (const void *)(s + 4 * ((8 * r + (uint64_t)k) * ow + c)));
             transpose_nibbles(x);
+            QF_UNROLL
             for (int j = 0; j < 8; j++)
                 v[j] = x[INV[j]];
             transpose8x32x2(v);
             uint8_t *p = d + 4 * (r * out + 8 * c);
+            QF_UNROLL
             for (int t = 0; t < 8; t++) {
                 _mm256_storeu_si256((__m256i *)(p + 32 * t), _mm512_castsi512_si256(v[t]));
                 _mm256_storeu_si256((__m256i *)(p + 32 * (t + 8)),
