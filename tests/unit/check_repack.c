@@ -638,31 +638,69 @@ START_TEST(gptq_to_q4_1)
 }
 END_TEST
 
-/* the g32 symmetric AutoGPTQ checkpoint -> Q4_0 -> GPTQ, byte for byte, same floats */
-START_TEST(fixture_q4_0)
+/* AutoGPTQ checkpoints -> GGUF blocks: the blocks' own dequantization (qf_dequantize) gives
+ * the library's GPTQ values exactly for the symmetric ones (and g32 goes back byte for byte);
+ * the asymmetric one -> Q4_1 differs by the f16 rounding of m, as the report says. */
+static const struct {
+    const char *dir;
+    int type;
+} fxg[] = {
+    {"st-gptq-b4-g32-sym", QF_TYPE_Q4_0},
+    {"st-gptq-b4-g128-sym", QF_TYPE_Q4_0},
+    {"st-gptq-b8-gnone-sym", QF_TYPE_Q8_0},
+    {"st-gptq-b4-g128-asym", QF_TYPE_Q4_1},
+};
+
+START_TEST(fixture_gguf_blocks)
 {
     struct layer y;
     struct qf_error e;
-    layer_open(&y, "st-gptq-b4-g32-sym", fx_layers[_i]);
-    const uint64_t in = y.in, out = y.out;
-    uint8_t *blk = malloc(in / 32 * 18 * out), *qw = malloc(y.nqw), *qz = malloc(y.nqz),
-            *sc = malloc(y.nsc), *gi = malloc(4 * in);
-    ck_assert_int_eq(qfi_repack_gptq_to_q4_0(in, out, 32, QFI_GPTQ_V1, y.gi, y.qw, y.qz, y.sc,
-                                             blk, &e), QF_OK);
+    struct qfi_repack_report rep;
+    const int c = _i / 2, type = fxg[c].type;
+    layer_open(&y, fxg[c].dir, fx_layers[_i % 2]);
+    const uint64_t in = y.in, out = y.out, G = y.G;
+    const size_t bb = type == QF_TYPE_Q4_0 ? 18 : type == QF_TYPE_Q8_0 ? 34 : 20;
+    uint8_t *blk = malloc(in / 32 * bb * out);
     float *want = dequant_lib(&y), *got = malloc(in * out * sizeof *got);
-    ck_assert_int_eq(qf_dequantize(QF_TYPE_Q4_0, blk, got, in * out), QF_OK);
-    ck_assert(!memcmp(got, want, in * out * sizeof *got));
-    ck_assert_int_eq(qfi_repack_q4_0_to_gptq(in, out, QFI_GPTQ_V1, blk, qw, qz, sc, gi, &e),
-                     QF_OK);
-    ck_assert(!memcmp(qw, y.qw, y.nqw));
-    ck_assert(!memcmp(qz, y.qz, y.nqz));
-    ck_assert(!memcmp(sc, y.sc, y.nsc));
-    ck_assert(!memcmp(gi, y.gi, 4 * in));
+    int rc = type == QF_TYPE_Q4_0 ? qfi_repack_gptq_to_q4_0(in, out, G, QFI_GPTQ_V1, y.gi, y.qw,
+                                                            y.qz, y.sc, blk, &e)
+           : type == QF_TYPE_Q8_0 ? qfi_repack_gptq_to_q8_0(in, out, G, QFI_GPTQ_V1, y.gi, y.qw,
+                                                            y.qz, y.sc, blk, &e)
+                                  : qfi_repack_gptq_to_q4_1(in, out, G, QFI_GPTQ_V1,
+                                                            QFI_V1Z_REFUSE, y.gi, y.qw, y.qz,
+                                                            y.sc, blk, &rep, &e);
+    ck_assert_msg(rc == QF_OK, "%s: %s", fxg[c].dir, e.msg);
+    ck_assert_int_eq(qf_dequantize(type, blk, got, in * out), QF_OK);
+    if (type != QF_TYPE_Q4_1) {
+        ck_assert_msg(!memcmp(got, want, in * out * sizeof *got), "%s", fxg[c].dir);
+    } else {
+        double mx = 0;
+        for (uint64_t k = 0; k < in * out; k++)
+            mx = fmax(mx, fabs((double)got[k] - (double)want[k]));
+        ck_assert_double_eq(mx, rep.q41_max_abs_err);
+        /* half an f16 step of the largest |m| at most, plus the f32 rounding of q * d + m */
+        ck_assert(rep.q41_max_m_err > 0 && rep.q41_max_m_err <= mx * (1 + 1e-6) + 1e-12);
+        ck_assert(mx < 1e-3);
+    }
+    if (G == 32 && type == QF_TYPE_Q4_0) {
+        uint8_t *qw = malloc(y.nqw), *qz = malloc(y.nqz), *sc = malloc(y.nsc),
+                *gi = malloc(4 * in);
+        ck_assert_int_eq(qfi_repack_q4_0_to_gptq(in, out, QFI_GPTQ_V1, blk, qw, qz, sc, gi, &e),
+                         QF_OK);
+        ck_assert(!memcmp(qw, y.qw, y.nqw));
+        ck_assert(!memcmp(qz, y.qz, y.nqz));
+        ck_assert(!memcmp(sc, y.sc, y.nsc));
+        ck_assert(!memcmp(gi, y.gi, 4 * in));
+        free(qw);
+        free(qz);
+        free(sc);
+        free(gi);
+    }
+    /* an asymmetric layer has no Q4_0 form */
+    if (type == QF_TYPE_Q4_1)
+        ck_assert_int_eq(qfi_repack_gptq_to_q4_0(in, out, G, QFI_GPTQ_V1, y.gi, y.qw, y.qz, y.sc,
+                                                 blk, &e), QF_EUNSUPPORTED);
     free(blk);
-    free(qw);
-    free(qz);
-    free(sc);
-    free(gi);
     free(want);
     free(got);
     layer_close(&y);
@@ -684,7 +722,7 @@ Suite *suite_repack(void)
     tcase_add_test(tc, q4_0_gptq);
     tcase_add_test(tc, q8_0_gptq);
     tcase_add_test(tc, gptq_to_q4_1);
-    tcase_add_loop_test(tc, fixture_q4_0, 0, 2);
+    tcase_add_loop_test(tc, fixture_gguf_blocks, 0, (int)(2 * sizeof fxg / sizeof fxg[0]));
     suite_add_tcase(s, tc);
     return s;
 }
