@@ -853,6 +853,8 @@ static inline int vm_all(vm m) { return m == (vm)0xFFFF; }
  */
 struct iq4_lut {
     __m512 base0, base1, step0, step1, thr0, thr1, q0, q1, qd0, qd1;
+    __m512 tm0, tm1; /* T_m / 8 by m (entry 0 unused, 16..31 +inf) */
+    __m512 km0, km1; /* K[m] by m (16..31: K[15]) */
 };
 
 /* The scalar choice between K[m-1] and K[m] for v in that bracket: 1 = K[m]. */
@@ -927,6 +929,15 @@ static void iq4_lut_init(struct iq4_lut *t)
     t->q1 = _mm512_loadu_ps(ql + 16);
     t->qd0 = _mm512_loadu_ps(qd);
     t->qd1 = _mm512_loadu_ps(qd + 16);
+    float tm[32], km[32];
+    for (int m = 0; m < 32; m++) {
+        tm[m] = m >= 1 && m < 16 ? thr[m] * 0.125f : m == 0 ? -1e30f : 1e30f;
+        km[m] = (float)K[m < 16 ? m : 15];
+    }
+    t->tm0 = _mm512_loadu_ps(tm);
+    t->tm1 = _mm512_loadu_ps(tm + 16);
+    t->km0 = _mm512_loadu_ps(km);
+    t->km1 = _mm512_loadu_ps(km + 16);
 }
 
 /* K[code(8 u)] as a float, for |u| < 17 (u = v / 8, not NaN). */
@@ -937,6 +948,17 @@ static inline __m512 iq4_level(const struct iq4_lut *t, __m512 u)
         _mm512_cmp_ps_mask(u, _mm512_permutex2var_ps(t->thr0, b, t->thr1), _CMP_GE_OQ);
     const __m512 lo = _mm512_permutex2var_ps(t->q0, b, t->q1);
     return _mm512_mask_add_ps(lo, up, lo, _mm512_permutex2var_ps(t->qd0, b, t->qd1));
+}
+
+/* code(8 u) as int32 lanes, for |u| < 17. */
+static inline __m512i iq4_count(const struct iq4_lut *t, __m512 u)
+{
+    const __m512i b = _mm512_cvt_roundps_epi32(u, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+    const __mmask16 up =
+        _mm512_cmp_ps_mask(u, _mm512_permutex2var_ps(t->thr0, b, t->thr1), _CMP_GE_OQ);
+    __m512 r = _mm512_permutex2var_ps(t->base0, b, t->base1);
+    r = _mm512_mask_add_ps(r, up, r, _mm512_permutex2var_ps(t->step0, b, t->step1));
+    return _mm512_cvttps_epi32(r);
 }
 
 /* code(8 u) as int32 lanes for any u, NaN -> 15 as the scalar. */
@@ -958,12 +980,18 @@ static inline __m512i iq4_code(const struct iq4_lut *t, __m512 u)
 static void iq4_fit16(const struct iq4_lut *t, const float *xt, const float *wt, float *d_out)
 {
     const __m512 zero = _mm512_setzero_ps();
-    __m512 amax = zero, max = zero;
-    for (int j = 0; j < 32; j++) {
-        const __m512 x = _mm512_loadu_ps(xt + 16 * j), ax = _mm512_abs_ps(x);
-        const __mmask16 gt = _mm512_cmp_ps_mask(ax, amax, _CMP_GT_OQ);
-        amax = _mm512_mask_blend_ps(gt, amax, ax);
-        max = _mm512_mask_blend_ps(gt, max, x);
+    /* absmax (order-free: no NaN here), then the signed value at its first occurrence (a
+     * backward sweep: the last blend wins) */
+    __m512 am[8], max = zero;
+    for (int k = 0; k < 8; k++)
+        am[k] = _mm512_abs_ps(_mm512_loadu_ps(xt + 16 * k));
+    for (int j = 8; j < 32; j++)
+        am[j & 7] = _mm512_max_ps(am[j & 7], _mm512_abs_ps(_mm512_loadu_ps(xt + 16 * j)));
+    const __m512 amax = _mm512_max_ps(_mm512_max_ps(_mm512_max_ps(am[0], am[1]), _mm512_max_ps(am[2], am[3])),
+                                      _mm512_max_ps(_mm512_max_ps(am[4], am[5]), _mm512_max_ps(am[6], am[7])));
+    for (int j = 31; j >= 0; j--) {
+        const __m512 x = _mm512_loadu_ps(xt + 16 * j);
+        max = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(_mm512_abs_ps(x), amax, _CMP_EQ_OQ), max, x);
     }
     const __mmask16 tiny = _mm512_cmp_ps_mask(amax, _mm512_set1_ps(1e-15f), _CMP_LT_OQ);
     /* d = -max / K[0]; id = 1 / d */
@@ -982,21 +1010,78 @@ static void iq4_fit16(const struct iq4_lut *t, const float *xt, const float *wt,
     __mmask16 pos = _mm512_cmp_ps_mask(sq2, zero, _CMP_GT_OQ);
     __m512 d = _mm512_maskz_div_ps(pos, sqx, sq2);
     __m512 best = _mm512_mul_ps(d, sqx);
-    for (int tr = -7; tr <= 7; tr++) {
-        id = _mm512_mul_ps(_mm512_div_ps(_mm512_set1_ps((float)(tr + kern_kvalues_iq4nl[0])), max),
-                           eighth);
-        sqx = sq2 = zero;
+    /* The 15 trials t = -7..7. id_t = (t - 127) / max is monotone in t, so is u_t = x * id_t / 8
+     * and so is the code: over the trials element j of a lane only takes the codes between
+     * those of u_-7 and u_7, and as |u_7 - u_-7| <= 14/8 |x / max| < 1.76 while thresholds are
+     * more than 11/8 apart, those are c, c+1, c+2 at most, switching at the thresholds Ta, Tb
+     * (+inf where absent). The products (w * q) * x and (w * q) * q of these codes are computed
+     * once, each trial selects them by comparing u_t with Ta and Tb. */
+    __m512 idt[15];
+    for (int tr = -7; tr <= 7; tr++)
+        idt[tr + 7] = _mm512_mul_ps(
+            _mm512_div_ps(_mm512_set1_ps((float)(tr + kern_kvalues_iq4nl[0])), max), eighth);
+    __m512 ta[32], tb[32], a0[32], a1[32], a2[32], b0[32], b1[32], b2[32];
+    unsigned two = 0; /* elements where some lane has a second threshold */
+    for (int j = 0; j < 32; j++) {
+        const __m512 x = _mm512_loadu_ps(xt + 16 * j), w = _mm512_loadu_ps(wt + 16 * j);
+        const __m512 ul = _mm512_mul_ps(x, idt[0]), uh = _mm512_mul_ps(x, idt[14]);
+        /* garbage lanes (absmax tiny, id infinite) are kept in range; their fit is dropped */
+        const __m512 lim = _mm512_set1_ps(16.5f);
+        const __m512 umin = _mm512_min_ps(_mm512_max_ps(_mm512_min_ps(ul, uh), _mm512_sub_ps(zero, lim)), lim);
+        const __m512 umax = _mm512_min_ps(_mm512_max_ps(_mm512_max_ps(ul, uh), _mm512_sub_ps(zero, lim)), lim);
+        const __m512i c = iq4_count(t, umin), cm = iq4_count(t, umax);
+        const __m512i c1 = _mm512_add_epi32(c, _mm512_set1_epi32(1)),
+                      c2 = _mm512_add_epi32(c, _mm512_set1_epi32(2));
+        const __mmask16 has1 = _mm512_cmp_epi32_mask(cm, c1, _MM_CMPINT_GE),
+                        has2 = _mm512_cmp_epi32_mask(cm, c2, _MM_CMPINT_GE);
+        const __m512 inf = _mm512_set1_ps(1e30f);
+        ta[j] = _mm512_mask_blend_ps(has1, inf, _mm512_permutex2var_ps(t->tm0, c1, t->tm1));
+        tb[j] = _mm512_mask_blend_ps(has2, inf, _mm512_permutex2var_ps(t->tm0, c2, t->tm1));
+        if (has2)
+            two |= 1u << j;
+        const __m512 q0 = _mm512_permutex2var_ps(t->km0, c, t->km1),
+                     q1 = _mm512_permutex2var_ps(t->km0, c1, t->km1),
+                     q2 = _mm512_permutex2var_ps(t->km0, c2, t->km1);
+        const __m512 wq0 = _mm512_mul_ps(w, q0), wq1 = _mm512_mul_ps(w, q1), wq2 = _mm512_mul_ps(w, q2);
+        a0[j] = _mm512_mul_ps(wq0, x);
+        a1[j] = _mm512_mul_ps(wq1, x);
+        a2[j] = _mm512_mul_ps(wq2, x);
+        b0[j] = _mm512_mul_ps(wq0, q0);
+        b1[j] = _mm512_mul_ps(wq1, q1);
+        b2[j] = _mm512_mul_ps(wq2, q2);
+    }
+    /* five trials per sweep over the elements: ten independent sums in flight */
+    for (int t0 = 0; t0 < 15; t0 += 5) {
+        __m512 sx[5], s2[5];
+        _Pragma("GCC unroll 8")
+        for (int k = 0; k < 5; k++)
+            sx[k] = s2[k] = zero;
         for (int j = 0; j < 32; j++) {
-            const __m512 x = _mm512_loadu_ps(xt + 16 * j), w = _mm512_loadu_ps(wt + 16 * j);
-            const __m512 q = iq4_level(t, _mm512_mul_ps(id, x)), wq = _mm512_mul_ps(w, q);
-            sqx = _mm512_add_ps(sqx, _mm512_mul_ps(wq, x));
-            sq2 = _mm512_add_ps(sq2, _mm512_mul_ps(wq, q));
+            const __m512 x = _mm512_loadu_ps(xt + 16 * j);
+            const int both = two >> j & 1;
+            _Pragma("GCC unroll 8")
+            for (int k = 0; k < 5; k++) {
+                const __m512 u = _mm512_mul_ps(idt[t0 + k], x);
+                const __mmask16 ma = _mm512_cmp_ps_mask(u, ta[j], _CMP_GE_OQ);
+                __m512 av = _mm512_mask_blend_ps(ma, a0[j], a1[j]);
+                __m512 bv = _mm512_mask_blend_ps(ma, b0[j], b1[j]);
+                if (both) {
+                    const __mmask16 mb = _mm512_cmp_ps_mask(u, tb[j], _CMP_GE_OQ);
+                    av = _mm512_mask_blend_ps(mb, av, a2[j]);
+                    bv = _mm512_mask_blend_ps(mb, bv, b2[j]);
+                }
+                sx[k] = _mm512_add_ps(sx[k], av);
+                s2[k] = _mm512_add_ps(s2[k], bv);
+            }
         }
-        pos = _mm512_cmp_ps_mask(sq2, zero, _CMP_GT_OQ);
-        const __mmask16 acc = pos & _mm512_cmp_ps_mask(_mm512_mul_ps(sqx, sqx),
-                                                       _mm512_mul_ps(best, sq2), _CMP_GT_OQ);
-        d = _mm512_mask_div_ps(d, acc, sqx, sq2);
-        best = _mm512_mask_mul_ps(best, acc, d, sqx);
+        _Pragma("GCC unroll 8")
+        for (int k = 0; k < 5; k++) { /* in trial order, as the scalar */
+            pos = _mm512_cmp_ps_mask(s2[k], zero, _CMP_GT_OQ);
+            const __mmask16 acc = pos & _mm512_cmp_ps_mask(_mm512_mul_ps(sx[k], sx[k]),
+                                                           _mm512_mul_ps(best, s2[k]), _CMP_GT_OQ);
+            d = _mm512_mask_div_ps(d, acc, sx[k], s2[k]);
+            best = _mm512_mask_mul_ps(best, acc, d, sx[k]);
+        }
     }
     _mm512_storeu_ps(d_out, _mm512_mask_blend_ps(tiny, d, zero));
 }
@@ -1021,16 +1106,58 @@ static int iq4_tame(const float *v, int n)
     return ok == 0xFFFF;
 }
 
+/* out[j] = element j of the 16 rows r[k] (a 16 x 16 transpose). */
+static inline void transpose16(const __m512 r[16], __m512 out[16])
+{
+    __m512 t[16], u[16], v[16];
+    for (int i = 0; i < 16; i += 2) {
+        t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+        t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+    }
+    for (int i = 0; i < 16; i += 4) {
+        u[i] = _mm512_shuffle_ps(t[i], t[i + 2], 0x44);
+        u[i + 1] = _mm512_shuffle_ps(t[i], t[i + 2], 0xEE);
+        u[i + 2] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+        u[i + 3] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
+    }
+    for (int h = 0; h < 16; h += 8)
+        for (int i = 0; i < 4; i++) {
+            v[h + i] = _mm512_shuffle_f32x4(u[h + i], u[h + i + 4], 0x88);
+            v[h + i + 4] = _mm512_shuffle_f32x4(u[h + i], u[h + i + 4], 0xDD);
+        }
+    for (int i = 0; i < 8; i++) {
+        out[i] = _mm512_shuffle_f32x4(v[i], v[i + 8], 0x88);
+        out[i + 8] = _mm512_shuffle_f32x4(v[i], v[i + 8], 0xDD);
+    }
+}
+
+/* dst[16 j + k] = src[32 k + j] for 16 blocks of 32 (k < nl; zero beyond). */
+static void iq4_transpose(const float *src, int nl, float *dst)
+{
+    if (nl == 16) {
+        for (int h = 0; h < 32; h += 16) {
+            __m512 r[16], c[16];
+            for (int k = 0; k < 16; k++)
+                r[k] = _mm512_loadu_ps(src + 32 * k + h);
+            transpose16(r, c);
+            for (int j = 0; j < 16; j++)
+                _mm512_storeu_ps(dst + 16 * (h + j), c[j]);
+        }
+        return;
+    }
+    for (int k = 0; k < 16; k++)
+        for (int j = 0; j < 32; j++)
+            dst[16 * j + k] = k < nl ? src[32 * k + j] : 0.0f;
+}
+
 /* Transpose 16 blocks of 32 (block k at x + 32 k; lanes k >= nl zero) and build the weights:
  * x^2, or qw * sqrt(sigma2 + x^2) with sigma2 = 2 sum(x^2) / sb from sig (per lane). */
 static void iq4_prep(const float *x, const float *qw, int nl, const float *sig, float *xt,
                      float *wt)
 {
-    for (int k = 0; k < 16; k++)
-        for (int j = 0; j < 32; j++) {
-            xt[16 * j + k] = k < nl ? x[32 * k + j] : 0.0f;
-            wt[16 * j + k] = k < nl && qw ? qw[32 * k + j] : 0.0f;
-        }
+    iq4_transpose(x, nl, xt);
+    if (qw)
+        iq4_transpose(qw, nl, wt);
     const __m512 s2 = qw ? _mm512_loadu_ps(sig) : _mm512_setzero_ps();
     for (int j = 0; j < 32; j++) {
         const __m512 v = _mm512_loadu_ps(xt + 16 * j), xx = _mm512_mul_ps(v, v);
