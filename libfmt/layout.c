@@ -175,6 +175,7 @@ static const char *const cfg_prefix[][2] = {
     {"quantize_config.", "quantize_config.json"},
     {"quant_config.", "quant_config.json"},
     {"quantization_config.", "config.json"},
+    {"quantization.", "config.json"}, /* mlx-lm */
 };
 
 static const struct qf_kv *cfg_find(const struct qf_model *m, const char *prefix,
@@ -220,6 +221,10 @@ static int read_cfg(const struct qf_model *m, struct qfi_qcfg *c)
     static const char *const k_sym[] = {"sym", NULL};
     static const char *const k_zp[] = {"zero_point", NULL};
     static const char *const k_desc[] = {"desc_act", NULL};
+    static const char *const k_qtype[] = {"bnb_4bit_quant_type", NULL};
+    static const char *const k_dq[] = {"bnb_4bit_use_double_quant", NULL};
+    static const char *const k_4bit[] = {"load_in_4bit", NULL};
+    static const char *const k_8bit[] = {"load_in_8bit", NULL};
     memset(c, 0, sizeof *c);
     for (size_t i = 0; i < sizeof cfg_prefix / sizeof cfg_prefix[0]; i++) {
         const char *p = cfg_prefix[i][0];
@@ -236,6 +241,15 @@ static int read_cfg(const struct qf_model *m, struct qfi_qcfg *c)
         c->sym = sym ? (cfg_int(sym, 1) != 0) : zp ? (cfg_int(zp, 0) == 0) : -1;
         const struct qf_kv *da = cfg_find(m, p, k_desc);
         c->desc_act = da ? (cfg_int(da, 0) != 0) : -1;
+        cfg_str(cfg_find(m, p, k_qtype), c->quant_type, sizeof c->quant_type);
+        const struct qf_kv *dq = cfg_find(m, p, k_dq), *l4 = cfg_find(m, p, k_4bit);
+        const struct qf_kv *l8 = cfg_find(m, p, k_8bit);
+        c->double_quant = dq ? (cfg_int(dq, 0) != 0) : -1;
+        c->load_in_4bit = l4 ? (cfg_int(l4, 0) != 0) : -1;
+        c->load_in_8bit = l8 ? (cfg_int(l8, 0) != 0) : -1;
+        if (!c->method[0] && !strcmp(c->origin, "config.json") &&
+            (qfi_mlx_has_config(m) || qfi_mlx_triples(m)))
+            strcpy(c->method, "mlx");
         if (!c->method[0] && !strcmp(c->format, "gptq"))
             strcpy(c->method, "gptq");
         return 1;
@@ -293,15 +307,32 @@ int qf_layout_scan(struct qf_model *m, unsigned flags, struct qf_layout **out,
         } else if (!strcmp(c.method, "fp8")) {
             l->name = "fp8";
             rc = qfi_fp8_scan(m, l, &c, err);
+        } else if (!strcmp(c.method, "bitsandbytes")) {
+            l->name = "bitsandbytes";
+            rc = qfi_bnb_scan(m, l, &c, err);
+        } else if (!strcmp(c.method, "mlx")) {
+            l->name = "mlx";
+            rc = qfi_mlx_scan(m, l, &c, err);
         } else {
             rc = qfi_error(err, QF_EUNSUPPORTED, 0, c.origin, -1,
                            "quantization method '%s' is not supported (gptq, awq, "
-                           "compressed-tensors, fp8)",
+                           "compressed-tensors, fp8, bitsandbytes, mlx)",
                            c.method[0] ? c.method : "(none)");
         }
+    } else if (qfi_mlx_triples(m)) {
+        l->name = "mlx";
+        rc = qfi_mlx_scan(m, l, NULL, err);
     } else {
         for (size_t i = 0; i < nt; i++) {
             const struct qf_tensor *t = qf_model_tensor(m, i);
+            if (strstr(t->name, ".quant_state.bitsandbytes__")) {
+                rc = qfi_error(err, QF_EFORMAT, 0, qf_model_file(m, (size_t)t->file_index)->path,
+                               (int64_t)t->offset,
+                               "tensor '%s' is a bitsandbytes 4-bit layer part but no "
+                               "quantization config (config.json quantization_config) was found",
+                               t->name);
+                break;
+            }
             if (ends_with(t->name, ".qweight") || ends_with(t->name, ".qzeros")) {
                 rc = qfi_error(err, QF_EFORMAT, 0, qf_model_file(m, (size_t)t->file_index)->path,
                                (int64_t)t->offset,
@@ -411,6 +442,10 @@ int qf_layout_dequantize(struct qf_model *m, const struct qf_layout *l,
         return qfi_ct_dequant(m, t, row0, nrows, out, err);
     case QF_LAYOUT_FP8:
         return qfi_fp8_dequant(m, t, row0, nrows, out, err);
+    case QF_LAYOUT_BNB:
+        return qfi_bnb_dequant(m, t, row0, nrows, out, err);
+    case QF_LAYOUT_MLX:
+        return qfi_mlx_dequant(m, t, row0, nrows, out, err);
     default:
         return qfi_error(err, QF_EINTERNAL, 0, NULL, -1, "tensor '%s': unknown family", t->name);
     }

@@ -18,6 +18,11 @@ struct qfi_qcfg {
     int64_t group_size;      /* 0 if absent */
     int sym;                 /* -1 if absent */
     int desc_act;            /* -1 if absent */
+    /* bitsandbytes (transformers BitsAndBytesConfig) */
+    char quant_type[16];     /* bnb_4bit_quant_type, lower-cased; "" if absent */
+    int double_quant;        /* bnb_4bit_use_double_quant; -1 if absent */
+    int load_in_4bit;        /* -1 if absent */
+    int load_in_8bit;        /* -1 if absent */
 };
 
 struct qf_layout {
@@ -121,5 +126,56 @@ QFI_HIDDEN int qfi_ct_to_gptq_v2(const uint32_t *packed, const uint32_t *zp, uin
 QFI_HIDDEN int qfi_gptq_v2_to_ct(const uint32_t *qweight, const uint32_t *qzeros, uint64_t out,
                                  uint64_t in, uint64_t ngroups, int bits, int sym,
                                  uint32_t *packed, uint32_t *zp);
+
+/* bitsandbytes 4-bit (formats/bnb.c): parts QWEIGHT = weight (U8 codes), SCALES = absmax,
+ * AUX0 = quant_map, AUX1 = nested_absmax, AUX2 = nested_quant_map, AUX3 = quant_state;
+ * group_size = blocksize in flat elements. MLX affine (formats/mlx.c): QWEIGHT = weight (U32),
+ * SCALES = scales, QZEROS = biases. */
+QFI_HIDDEN int qfi_bnb_scan(struct qf_model *m, struct qf_layout *l, const struct qfi_qcfg *c,
+                            struct qf_error *err);
+QFI_HIDDEN int qfi_bnb_dequant(struct qf_model *m, const struct qf_ltensor *t, uint64_t row0,
+                               uint64_t nrows, float *out, struct qf_error *err);
+QFI_HIDDEN int qfi_mlx_scan(struct qf_model *m, struct qf_layout *l, const struct qfi_qcfg *c,
+                            struct qf_error *err);
+QFI_HIDDEN int qfi_mlx_dequant(struct qf_model *m, const struct qf_ltensor *t, uint64_t row0,
+                               uint64_t nrows, float *out, struct qf_error *err);
+/* 1 if config.json has an mlx-lm "quantization" (or its "quantization_config" copy) with bits
+ * or group_size; 1 if some "P.weight" U32 / "P.scales" / "P.biases" triple exists. */
+QFI_HIDDEN int qfi_mlx_has_config(const struct qf_model *m);
+QFI_HIDDEN int qfi_mlx_triples(const struct qf_model *m);
+
+/* bitsandbytes encoders (pure). Code books in file order (index = code): */
+/* get_4bit_type("nf4" / "fp4") in f32 (FP4: bnb's own table divided by 12) */
+QFI_HIDDEN void qfi_bnb_code4(int fp4, float code[16]);
+/* create_dynamic_map(signed=True, 7, 8): the 256 float32 values bitsandbytes stores as
+ * nested_quant_map, sorted ascending */
+QFI_HIDDEN void qfi_bnb_dynamic_map(float map[256]);
+/* bitsandbytes' default-backend blockwise quantizer over n values in blocks of bs (the last
+ * block may be partial): absmax[b] = max |x| (nb = ceil(n / bs) entries); codes q[k] =
+ * bucketize(clamp(x * (1 / max(absmax, 1e-38)), -1, 1)) on the midpoints of the sorted code
+ * book (ties go to the lower value; equal entries keep index order), mapped back to file
+ * order. ncode 16 (4-bit) or 256 (8-bit dynamic). */
+QFI_HIDDEN void qfi_bnb_quantize_blocks(const float *x, uint64_t n, uint64_t bs,
+                                        const float *code, int ncode, float *absmax,
+                                        uint8_t *q);
+/* the code bitsandbytes gives 0.0 (the pad of an odd element count) */
+QFI_HIDDEN uint8_t qfi_bnb_code_of_zero(const float *code, int ncode);
+/* codes -> bytes: element 2j in the high nibble of byte j; odd n pads the last low nibble */
+QFI_HIDDEN void qfi_bnb_pack4(const uint8_t *codes, uint64_t n, uint8_t pad, uint8_t *bytes);
+/* double quant of nb absmax values: offset = mean (returned), absmax - offset quantized in
+ * blocks of nbs (256) with the dynamic map -> qabs[nb] and nested_absmax[ceil(nb / nbs)];
+ * scratch holds nb floats. */
+QFI_HIDDEN float qfi_bnb_double_quant(const float *absmax, uint64_t nb, uint64_t nbs,
+                                      const float map[256], uint8_t *qabs,
+                                      float *nested_absmax, float *scratch);
+
+/* MLX affine encoders (pure): per row and group of G inputs, the reference quantizer of
+ * mlx/ops.cpp (scales may be negative, zero exactly representable), f32 scales / biases
+ * (scale[r * ng + g]) and codes q[r * in + k] in [0, 2^bits); then the per-row LSB-first
+ * bitstream into words[nrows][in * bits / 32] (caller zeroes; in * bits % 32 == 0). */
+QFI_HIDDEN void qfi_mlx_quantize(const float *w, uint64_t nrows, uint64_t in, uint64_t G,
+                                 int bits, float *scales, float *biases, uint8_t *q);
+QFI_HIDDEN void qfi_mlx_pack(const uint8_t *q, uint64_t nrows, uint64_t in, int bits,
+                             uint32_t *words);
 
 #endif /* QF_LAYOUT_INT_H */

@@ -11,8 +11,10 @@
  * act-order g_idx) and "awq" (AutoAWQ GEMM and GEMV, 4 bits), "compressed-tensors"
  * (pack-quantized int 2..8 bits per tensor / channel / group with optional g_idx, and
  * float-quantized FP8 E4M3 per tensor / channel / group / block) and "fp8" (Hugging Face
- * FineGrainedFP8: e4m3 weight with block-wise weight_scale_inv). Other quantization methods named
- * in a config are rejected with QF_EUNSUPPORTED.
+ * FineGrainedFP8: e4m3 weight with block-wise weight_scale_inv), "bitsandbytes" (4-bit NF4 / FP4
+ * with plain or double-quantized absmax; shape from the quant_state JSON) and "mlx" (MLX affine,
+ * bits 2..8, from config.json "quantization" or, without one, weight U32 / scales / biases
+ * triples). Other quantization methods named in a config are rejected with QF_EUNSUPPORTED.
  *
  * Thread-safety: a scanned layout is immutable; qf_layout_dequantize may run in many threads at
  * once on the same layout and model.
@@ -103,7 +105,8 @@ QF_API int qf_layout_scan(struct qf_model *m, unsigned flags, struct qf_layout *
 /* Free a layout. NULL is a no-op. */
 QF_API void qf_layout_free(struct qf_layout *l);
 
-/* The layout's name: "gptq", "awq", "compressed-tensors", "fp8" or "none". */
+/* The layout's name: "gptq", "awq", "compressed-tensors", "fp8", "bitsandbytes", "mlx" or
+ * "none". */
 QF_API const char *qf_layout_name(const struct qf_layout *l);
 
 /* Logical tensors in the model's tensor order (a group appears where its first part was). */
@@ -120,7 +123,9 @@ QF_API const char *qf_layout_warning(const struct qf_layout *l, size_t i);
  * floats. nrows == UINT64_MAX means "to the end". Arithmetic follows each producer's own
  * reference: GPTQ scale * (q - z) in f32 (exact), AWQ (q - z) * scale rounded to f16,
  * compressed-tensors (q - z) * scale rounded to the scale's dtype (bf16 / f16), HF fp8
- * e4m3 * weight_scale_inv in f32. GPTQ v1
+ * e4m3 * weight_scale_inv in f32, bitsandbytes quant_map[code] * absmax in f32 rounded to the
+ * quant_state dtype (double quant: absmax = nested_quant_map[u8] * nested_absmax + offset in
+ * f32), MLX scales * q + biases in f32 rounded to the scales' dtype. GPTQ v1
  * zero points decode field-wise as (stored & maxq) + 1 (an all-ones field gives 2^bits).
  * Returns QF_OK, QF_EINVAL (rows out of range, t not from l), QF_EFORMAT (data outside the file),
  * QF_EUNSUPPORTED (a plain storage type without a decoder), QF_ENOMEM. */
