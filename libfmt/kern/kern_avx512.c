@@ -1029,26 +1029,27 @@ static void iq4_fit16(const struct iq4_lut *t, const float *xt, const float *wt,
         const __m512 lim = _mm512_set1_ps(16.5f);
         const __m512 umin = _mm512_min_ps(_mm512_max_ps(_mm512_min_ps(ul, uh), _mm512_sub_ps(zero, lim)), lim);
         const __m512 umax = _mm512_min_ps(_mm512_max_ps(_mm512_max_ps(ul, uh), _mm512_sub_ps(zero, lim)), lim);
-        const __m512i c = iq4_count(t, umin), cm = iq4_count(t, umax);
+        /* c: code of umin; the thresholds of c+1 and c+2 (+inf past 15) bound the codes
+         * reached up to umax (a threshold above umax is never reached by any trial) */
+        const __m512i c = iq4_count(t, umin);
         const __m512i c1 = _mm512_add_epi32(c, _mm512_set1_epi32(1)),
                       c2 = _mm512_add_epi32(c, _mm512_set1_epi32(2));
-        const __mmask16 has1 = _mm512_cmp_epi32_mask(cm, c1, _MM_CMPINT_GE),
-                        has2 = _mm512_cmp_epi32_mask(cm, c2, _MM_CMPINT_GE);
-        const __m512 inf = _mm512_set1_ps(1e30f);
-        ta[j] = _mm512_mask_blend_ps(has1, inf, _mm512_permutex2var_ps(t->tm0, c1, t->tm1));
-        tb[j] = _mm512_mask_blend_ps(has2, inf, _mm512_permutex2var_ps(t->tm0, c2, t->tm1));
-        if (has2)
-            two |= 1u << j;
+        ta[j] = _mm512_permutex2var_ps(t->tm0, c1, t->tm1);
+        tb[j] = _mm512_permutex2var_ps(t->tm0, c2, t->tm1);
         const __m512 q0 = _mm512_permutex2var_ps(t->km0, c, t->km1),
-                     q1 = _mm512_permutex2var_ps(t->km0, c1, t->km1),
-                     q2 = _mm512_permutex2var_ps(t->km0, c2, t->km1);
-        const __m512 wq0 = _mm512_mul_ps(w, q0), wq1 = _mm512_mul_ps(w, q1), wq2 = _mm512_mul_ps(w, q2);
+                     q1 = _mm512_permutex2var_ps(t->km0, c1, t->km1);
+        const __m512 wq0 = _mm512_mul_ps(w, q0), wq1 = _mm512_mul_ps(w, q1);
         a0[j] = _mm512_mul_ps(wq0, x);
         a1[j] = _mm512_mul_ps(wq1, x);
-        a2[j] = _mm512_mul_ps(wq2, x);
         b0[j] = _mm512_mul_ps(wq0, q0);
         b1[j] = _mm512_mul_ps(wq1, q1);
-        b2[j] = _mm512_mul_ps(wq2, q2);
+        if (_mm512_cmp_ps_mask(umax, tb[j], _CMP_GE_OQ)) {
+            two |= 1u << j;
+            const __m512 q2 = _mm512_permutex2var_ps(t->km0, c2, t->km1);
+            const __m512 wq2 = _mm512_mul_ps(w, q2);
+            a2[j] = _mm512_mul_ps(wq2, x);
+            b2[j] = _mm512_mul_ps(wq2, q2);
+        }
     }
     /* five trials per sweep over the elements: ten independent sums in flight */
     for (int t0 = 0; t0 < 15; t0 += 5) {
