@@ -1196,9 +1196,15 @@ static void q_iq4_nl(const float *restrict x, void *restrict dst, int64_t n, con
                 sig[k] = k < nl ? iq4_sumsq(xb + 32 * k, 32) * (2.f / 32.f) : 0.0f;
         iq4_prep(xb, qb, nl, sig, xt, wt);
         iq4_fit16(&t, xt, wt, d);
+        uint16_t dh[16];
+        float id[16];
+        f32_to_f16x16(d, dh);
+        const __m512 dv = _mm512_loadu_ps(d);
+        _mm512_storeu_ps(id, _mm512_maskz_div_ps(_mm512_cmp_ps_mask(dv, _mm512_setzero_ps(), _CMP_NEQ_UQ),
+                                                 _mm512_set1_ps(1.0f), dv));
         for (int k = 0; k < nl; k++, yb += 18) {
-            put16(yb, kern_f32_to_f16(d[k]));
-            iq4_pack32(&t, xb + 32 * k, d[k] != 0.0f ? 1 / d[k] : 0.0f, yb + 2);
+            put16(yb, dh[k]);
+            iq4_pack32(&t, xb + 32 * k, id[k], yb + 2);
         }
     }
 }
