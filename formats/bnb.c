@@ -212,8 +212,9 @@ void qfi_bnb_pack4(const uint8_t *codes, uint64_t n, uint8_t pad, uint8_t *bytes
 float qfi_bnb_double_quant(const float *absmax, uint64_t nb, uint64_t nbs, const float map[256],
                            uint8_t *qabs, float *nested_absmax, float *scratch)
 {
-    /* offset = absmax.mean() in f32: torch sums in a double accumulator on the CPU for these
-     * sizes, then divides; the f32 result of the exact mean is what a double sum rounds to */
+    /* offset = absmax.mean(): here the double-precision mean rounded to f32. This reproduces
+     * the fixtures' nested_offset; torch's float32 reduction could differ in the last bit for
+     * other inputs (the offset is stored, so decoding is unaffected) */
     double sum = 0.0;
     for (uint64_t b = 0; b < nb; b++)
         sum += (double)absmax[b];
@@ -458,15 +459,21 @@ static int scan_layer(struct qf_model *m, struct qf_layout *l, const struct qfi_
     snprintf(scheme, sizeof scheme, "bnb %s b%llu%s", qs.fp4 ? "fp4" : "nf4",
              (unsigned long long)bs, qs.nested ? " double-quant" : "");
     struct qf_ltensor lt;
-    const char *name = qfi_layout_strdup(l, base);
-    qfi_layout_fill_2d(&lt, name, QF_LAYOUT_BNB, out, in, p, 4, (int64_t)bs, 0, 1);
-    lt.scheme = qfi_layout_strdup(l, scheme);
-    if (!lt.name || !lt.scheme)
+    qfi_layout_fill_2d(&lt, NULL, QF_LAYOUT_BNB, out, in, p, 4, (int64_t)bs, 0, 1);
+    return qfi_layout_add_claimed(l, &lt, base, scheme, err);
+}
+
+int qfi_layout_add_claimed(struct qf_layout *l, struct qf_ltensor *lt, const char *name,
+                           const char *scheme, struct qf_error *err)
+{
+    lt->name = qfi_layout_strdup(l, name);
+    lt->scheme = qfi_layout_strdup(l, scheme);
+    if (!lt->name || !lt->scheme)
         return qfi_error(err, QF_ENOMEM, 0, NULL, -1, "out of memory");
     for (int k = 0; k < QF_LPART_MAX; k++)
-        if (p[k])
-            l->claimed[p[k]->index] = 1;
-    return qfi_layout_add(l, &lt, err);
+        if (lt->parts[k])
+            l->claimed[lt->parts[k]->index] = 1;
+    return qfi_layout_add(l, lt, err);
 }
 
 static int ends_with(const char *s, size_t len, const char *suf)
@@ -525,7 +532,9 @@ int qfi_bnb_dequant(struct qf_model *m, const struct qf_ltensor *t, uint64_t row
         return rc;
     uint64_t in = t->shape[1], bs = (uint64_t)t->group_size, nb = am->nelem;
     if (qs.shape[0] != t->shape[0] || qs.shape[1] != in || (uint64_t)qs.blocksize != bs ||
-        qs.nested != (na != NULL))
+        qs.nested != (na != NULL) ||
+        (na && na->nelem != (nb + (uint64_t)qs.nested_blocksize - 1) /
+                                (uint64_t)qs.nested_blocksize))
         return qfi_error(err, QF_EINTERNAL, 0, NULL, -1, "'%s': quant_state changed", t->name);
     const uint8_t *wd = NULL, *ad = NULL;
     void *ow = NULL, *oa = NULL;

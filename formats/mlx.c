@@ -205,6 +205,8 @@ static int scan_layer(struct qf_model *m, struct qf_layout *l, const struct qf_t
         return BAD(w, "MLX layer '%s': weight has %llu words per row, not a whole number of "
                    "%lld-bit codes", base, (unsigned long long)wc, (long long)bits);
     uint64_t in = wc * 32 / ub;
+    if (in >= (1ull << 32))
+        return BAD(w, "MLX layer '%s': in_features %llu too large", base, (unsigned long long)in);
     if (in % g)
         return BAD(w, "MLX layer '%s': group_size %lld does not divide in_features %llu", base,
                    (long long)G, (unsigned long long)in);
@@ -228,15 +230,8 @@ static int scan_layer(struct qf_model *m, struct qf_layout *l, const struct qf_t
     snprintf(scheme, sizeof scheme, "mlx affine int%lld g%lld", (long long)bits, (long long)G);
     struct qf_ltensor lt;
     snprintf(nm, sizeof nm, "%s.weight", base);
-    const char *name = qfi_layout_strdup(l, nm);
-    qfi_layout_fill_2d(&lt, name, QF_LAYOUT_MLX, out, in, p, (int)bits, G, 0, 0);
-    lt.scheme = qfi_layout_strdup(l, scheme);
-    if (!lt.name || !lt.scheme)
-        return qfi_error(err, QF_ENOMEM, 0, NULL, -1, "out of memory");
-    for (int k = 0; k < QF_LPART_MAX; k++)
-        if (p[k])
-            l->claimed[p[k]->index] = 1;
-    return qfi_layout_add(l, &lt, err);
+    qfi_layout_fill_2d(&lt, NULL, QF_LAYOUT_MLX, out, in, p, (int)bits, G, 0, 0);
+    return qfi_layout_add_claimed(l, &lt, nm, scheme, err);
 }
 
 int qfi_mlx_triples(const struct qf_model *m)

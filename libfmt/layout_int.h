@@ -139,6 +139,10 @@ QFI_HIDDEN int qfi_mlx_scan(struct qf_model *m, struct qf_layout *l, const struc
                             struct qf_error *err);
 QFI_HIDDEN int qfi_mlx_dequant(struct qf_model *m, const struct qf_ltensor *t, uint64_t row0,
                                uint64_t nrows, float *out, struct qf_error *err);
+/* Adds lt (parts set) under copies of name and scheme and marks its parts claimed. */
+QFI_HIDDEN int qfi_layout_add_claimed(struct qf_layout *l, struct qf_ltensor *lt,
+                                      const char *name, const char *scheme,
+                                      struct qf_error *err);
 /* 1 if config.json has an mlx-lm "quantization" (or its "quantization_config" copy) with bits
  * or group_size; 1 if some "P.weight" U32 / "P.scales" / "P.biases" triple exists. */
 QFI_HIDDEN int qfi_mlx_has_config(const struct qf_model *m);
