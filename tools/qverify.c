@@ -671,8 +671,12 @@ static void scan_feed(struct scan *s, const uint8_t *p, size_t n)
 /* Reads are 1 MiB, so the bytes a thread reads are still in its L2 cache when it hashes them
  * (8 MiB reads measured ~20% slower for XXH3); the disk still sees large requests: the kernel
  * is asked (POSIX_FADV_WILLNEED) to read RA_SIZE ahead of the reads. */
+#ifndef CHUNK_SIZE
 #define CHUNK_SIZE (1u << 20)
+#endif
+#ifndef RA_SIZE
 #define RA_SIZE (8u << 20)
+#endif
 #define MAX_INFLIGHT 4   /* chunks read ahead per file */
 #define TO_EOF UINT64_MAX /* a range end meaning "the end of the file" */
 
@@ -1332,10 +1336,16 @@ static void eng_run(void (*poll)(void))
     }
     struct cli_progress prog;
     cli_progress_start(&prog, "qverify", E.total_bytes, G.progress);
-    pthread_t *t = xcalloc((size_t)E.nthreads, sizeof *t);
+    /* no more threads than sinks: a thread with nothing to take only wakes up and sleeps
+     * again each time a chunk is read, and the chunks it reads move between cores */
+    uint64_t nsinks = 0;
+    for (size_t i = E.next_start; i < E.njobs; i++)
+        nsinks += E.jobs[i]->nsinks;
+    int nthreads = nsinks < (uint64_t)E.nthreads ? (int)(nsinks ? nsinks : 1) : E.nthreads;
+    pthread_t *t = xcalloc((size_t)nthreads, sizeof *t);
     int nt = 0;
     if (E.jobs_left) {
-        for (int i = 0; i < E.nthreads; i++)
+        for (int i = 0; i < nthreads; i++)
             if (pthread_create(&t[nt], NULL, worker, NULL) == 0)
                 nt++;
         if (!nt)
