@@ -307,3 +307,31 @@ void qfi_awq_pack_gemv(const uint8_t *q, const uint8_t *z, const float *scale, u
         }
     }
 }
+
+/* Codes and parameters of an existing AWQ layer (the lossless repack path). scols: columns of
+ * the GEMV scales (8 wz); sc: the scales as f32, as stored. */
+void qfi_awq_unpack_rows(const uint8_t *qw, int gemv, uint64_t out, uint64_t in, uint64_t o0,
+                         uint64_t nrows, uint8_t *q)
+{
+    for (uint64_t r = 0; r < nrows; r++) {
+        uint64_t o = o0 + r;
+        for (uint64_t i = 0; i < in; i++)
+            q[r * in + i] = (uint8_t)(gemv ? nib(qw + 4 * (o * (in / 8) + i / 8), (unsigned)(i % 8))
+                                           : nib(qw + 4 * (i * (out / 8) + o / 8), awq_rev[o % 8]));
+    }
+}
+
+void qfi_awq_unpack_params(const uint8_t *qz, const float *sc, int gemv, uint64_t out,
+                           uint64_t ngroups, uint64_t wz, float *scale, uint8_t *zero)
+{
+    for (uint64_t g = 0; g < ngroups; g++)
+        for (uint64_t o = 0; o < out; o++) {
+            if (gemv) {
+                zero[g * out + o] = (uint8_t)nib(qz + 4 * (o * wz + g / 8), (unsigned)(g % 8));
+                scale[g * out + o] = sc[o * 8 * wz + g];
+            } else {
+                zero[g * out + o] = (uint8_t)nib(qz + 4 * (g * (out / 8) + o / 8), awq_rev[o % 8]);
+                scale[g * out + o] = sc[g * out + o];
+            }
+        }
+}

@@ -396,3 +396,26 @@ void qfi_gptq_pack_qzeros(const uint8_t *z, uint64_t o0, uint64_t n, uint64_t ou
             put_field(qz + g * zc, 1, o * (uint64_t)bits, bits, (v1 ? v - 1u : v) & mask);
         }
 }
+
+/* Codes and parameters of an existing GPTQ layer (the lossless repack path). */
+void qfi_gptq_unpack_rows(const uint8_t *qw, uint64_t out, uint64_t in, int bits, uint64_t o0,
+                          uint64_t nrows, uint8_t *q)
+{
+    for (uint64_t r = 0; r < nrows; r++)
+        for (uint64_t i = 0; i < in; i++)
+            q[r * in + i] = (uint8_t)stream_field(qw + 4 * (o0 + r), 4 * out, i, bits);
+}
+
+int qfi_gptq_unpack_zeros(const uint8_t *qz, uint64_t out, uint64_t ngroups, int bits,
+                          int zero_offset, uint8_t *zero)
+{
+    uint64_t zc = (out * (uint64_t)bits + 31) / 32;
+    int bad = 0;
+    for (uint64_t g = 0; g < ngroups; g++)
+        for (uint64_t o = 0; o < out; o++) {
+            uint32_t z = stream_field(qz + 4 * g * zc, 4, o, bits) + (uint32_t)zero_offset;
+            bad |= z >> bits != 0; /* v1 all-ones field: 2^bits */
+            zero[g * out + o] = (uint8_t)z;
+        }
+    return bad ? QF_ERANGE_ZERO : QF_OK;
+}

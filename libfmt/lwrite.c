@@ -100,9 +100,14 @@ struct lw_mod {
     int (*declare)(const struct qf_lwrite_plan *p, const char *base, uint64_t out, uint64_t in,
                    struct qf_writer *w, struct qf_error *err);
     int (*begin)(const struct qf_lwrite_plan *p, struct lw_layer *L, uint64_t chunk_rows);
-    /* encode rows [o0, o0 + n) of w; reconstructed values into what */
+    /* parameters and codes of rows [o0, o0 + n) of w (L->scale, L->zero, L->q) */
     void (*encode)(const struct qf_lwrite_plan *p, struct lw_layer *L, const float *w,
-                   uint64_t o0, uint64_t n, float *what);
+                   uint64_t o0, uint64_t n);
+    /* pack the chunk's codes (and what else is per row) into the layer's buffers */
+    void (*pack)(const struct qf_lwrite_plan *p, struct lw_layer *L, uint64_t o0, uint64_t n);
+    /* the chunk's values as the layout's reference decoder gives them */
+    void (*recon)(const struct qf_lwrite_plan *p, const struct lw_layer *L, uint64_t o0,
+                  uint64_t n, float *what);
     int (*write)(const struct qf_lwrite_plan *p, struct lw_layer *L, struct qf_writer *w,
                  struct qf_error *err);
     json_t *(*config)(const struct qf_lwrite_plan *p);
@@ -275,11 +280,22 @@ static int gptq_begin(const struct qf_lwrite_plan *p, struct lw_layer *L, uint64
 }
 
 static void gptq_encode(const struct qf_lwrite_plan *p, struct lw_layer *L, const float *w,
-                        uint64_t o0, uint64_t n, float *what)
+                        uint64_t o0, uint64_t n)
 {
     qfi_gptq_encode_rows(w, o0, n, L->out, L->in, L->ng, L->perm, L->goff, p->bits, p->sym,
                          L->scale, L->zero, L->q, L->tmp);
+}
+
+static void gptq_pack(const struct qf_lwrite_plan *p, struct lw_layer *L, uint64_t o0,
+                      uint64_t n)
+{
     qfi_gptq_pack_qweight(L->q, o0, n, L->out, L->in, p->bits, L->qw);
+}
+
+static void gptq_recon(const struct qf_lwrite_plan *p, const struct lw_layer *L, uint64_t o0,
+                       uint64_t n, float *what)
+{
+    (void)p;
     uint64_t G = L->in / L->ng;
     for (uint64_t r = 0; r < n; r++)
         for (uint64_t i = 0; i < L->in; i++) {
@@ -416,15 +432,27 @@ static int awq_begin(const struct qf_lwrite_plan *p, struct lw_layer *L, uint64_
 }
 
 static void awq_encode(const struct qf_lwrite_plan *p, struct lw_layer *L, const float *w,
-                       uint64_t o0, uint64_t n, float *what)
+                       uint64_t o0, uint64_t n)
 {
-    uint64_t G = L->in / L->ng;
-    qfi_awq_encode_rows(w, o0, n, L->out, L->in, G, L->scale, L->zero, L->q);
+    (void)p;
+    qfi_awq_encode_rows(w, o0, n, L->out, L->in, L->in / L->ng, L->scale, L->zero, L->q);
+}
+
+static void awq_pack(const struct qf_lwrite_plan *p, struct lw_layer *L, uint64_t o0,
+                     uint64_t n)
+{
     if (p->o.awq_version == QF_LW_AWQ_GEMV)
         qfi_awq_pack_gemv(L->q, L->zero, L->scale, o0, n, L->out, L->in, L->ng, L->wz, L->qw,
                           L->qz, L->sc);
     else
         qfi_awq_pack_gemm(L->q, L->zero, o0, n, L->out, L->in, L->ng, L->qw, L->qz);
+}
+
+static void awq_recon(const struct qf_lwrite_plan *p, const struct lw_layer *L, uint64_t o0,
+                      uint64_t n, float *what)
+{
+    (void)p;
+    uint64_t G = L->in / L->ng;
     /* as the reader decodes AWQ: (q - z) * scale rounded to f16 */
     for (uint64_t r = 0; r < n; r++)
         for (uint64_t i = 0; i < L->in; i++) {
@@ -463,9 +491,9 @@ static json_t *awq_config(const struct qf_lwrite_plan *p)
 
 static const struct lw_mod mods[] = {
     {"gptq", gptq_setup, gptq_fits, gptq_nbytes, gptq_declare, gptq_begin, gptq_encode,
-     gptq_write, gptq_config, "quantize_config.json"},
-    {"awq", awq_setup, awq_fits, awq_nbytes, awq_declare, awq_begin, awq_encode, awq_write,
-     awq_config, NULL},
+     gptq_pack, gptq_recon, gptq_write, gptq_config, "quantize_config.json"},
+    {"awq", awq_setup, awq_fits, awq_nbytes, awq_declare, awq_begin, awq_encode, awq_pack,
+     awq_recon, awq_write, awq_config, NULL},
 };
 
 /* ---------------------------------------------------------------------------------------
@@ -515,6 +543,21 @@ static int is_linear(const char *name, const struct qf_ltensor *t)
 
 /* ---------------------------------------------------------------------------------------
  * Plan */
+/* Can the target hold the input layer's codes, zero points and f16 scales as they are? */
+static int can_repack(const struct qf_lwrite_plan *p, const struct qf_ltensor *t, int keep_act)
+{
+    const struct qf_tensor *sc = t->parts[QF_LPART_SCALES];
+    uint64_t G = p->G == -1 ? t->shape[1] : (uint64_t)p->G;
+    if (t->family != QF_LAYOUT_GPTQ && t->family != QF_LAYOUT_AWQ_GEMM &&
+        t->family != QF_LAYOUT_AWQ_GEMV)
+        return 0;
+    if (!sc || sc->type != QF_TYPE_F16 || t->bits != p->bits || (uint64_t)t->group_size != G)
+        return 0;
+    if (t->act_order && !keep_act)
+        return 0;
+    return !p->sym || t->sym; /* a symmetric target needs the input's zero points 2^(b-1) */
+}
+
 void qf_lwrite_opts_init(struct qf_lwrite_opts *o)
 {
     memset(o, 0, sizeof *o);
@@ -626,6 +669,8 @@ int qf_lwrite_plan_new(struct qf_model *m, const struct qf_lwrite_opts *o,
             if (o->sym < 0)
                 p->sym = t->sym;
         }
+        if (t->family != QF_LAYOUT_GPTQ && !strcmp(mod->name, "gptq") && o->sym < 0)
+            p->sym = 0; /* AWQ codes are asymmetric: GPTQ holds them as they are */
         break;
     }
     if (p->G == 0)
@@ -637,7 +682,7 @@ int qf_lwrite_plan_new(struct qf_model *m, const struct qf_lwrite_opts *o,
     }
     if ((rc = mod->setup(p, err)))
         goto fail;
-    size_t n = qf_layout_n_tensors(p->l), nq = 0;
+    size_t n = qf_layout_n_tensors(p->l), nq = 0, nr = 0;
     p->it = calloc(n ? n : 1, sizeof *p->it);
     if (!p->it) {
         rc = qfi_error(err, QF_ENOMEM, 0, NULL, -1, "out of memory");
@@ -668,6 +713,8 @@ int qf_lwrite_plan_new(struct qf_model *m, const struct qf_lwrite_opts *o,
                                                      "no g_idx)", t->name, mod->name))) {
                 goto oom;
             }
+            if ((it->repacked = can_repack(p, t, it->act_order)))
+                it->lossy = 0, nr++;
             nq++;
             continue;
         }
@@ -692,6 +739,9 @@ int qf_lwrite_plan_new(struct qf_model *m, const struct qf_lwrite_opts *o,
                        "'layers.N.' / 'blk.N.' blocks that fit the %s shapes)", mod->name);
         goto fail;
     }
+    if (nr && (rc = note(p, "%zu of %zu layers repacked from the input's codes without loss",
+                         nr, nq)))
+        goto oom;
     make_scheme(p);
     *out = p;
     return QF_OK;
@@ -811,7 +861,62 @@ static int load_gidx(struct lw_run *R, const struct qf_lwrite_item *it, struct l
     return QF_OK;
 }
 
-/* Encode one quantized layer chunk by chunk; with w == NULL only the parameters (pre-pass). */
+/* The lossless repack path: the input layer's qweight, read row by row, and its zero points
+ * and scales, read once. A GPTQ v1 zero point of 2^bits (the all-ones field) fits no field:
+ * such a layer takes the lossy path instead. */
+struct lw_src {
+    const uint8_t *qw;
+    void *own_qw;
+};
+
+static int src_begin(struct lw_run *R, struct qf_lwrite_item *it, struct lw_layer *L,
+                     struct lw_src *S, struct qf_error *err)
+{
+    const struct qf_ltensor *t = it->src;
+    const uint8_t *qz;
+    void *own_qz;
+    float *sc;
+    int rc = qfi_layout_load(R->p->m, t->parts[QF_LPART_QZEROS], &qz, &own_qz, err);
+    if (rc)
+        return rc;
+    if ((rc = qfi_layout_load_f32(R->p->m, t->parts[QF_LPART_SCALES], &sc, err))) {
+        free(own_qz);
+        return rc;
+    }
+    if (t->family == QF_LAYOUT_GPTQ) {
+        memcpy(L->scale, sc, L->ng * L->out * sizeof *sc);
+        if (qfi_gptq_unpack_zeros(qz, L->out, L->ng, t->bits, t->zero_offset, L->zero)) {
+            it->repacked = 0;
+            it->lossy = 1;
+            rc = note(R->p, "'%s': a GPTQ v1 zero point is 2^%d (an all-ones field), which no "
+                            "%d-bit field holds: encoded again instead of repacked",
+                      it->name, t->bits, t->bits);
+        }
+    } else {
+        qfi_awq_unpack_params(qz, sc, t->family == QF_LAYOUT_AWQ_GEMV, L->out, L->ng,
+                              t->parts[QF_LPART_QZEROS]->shape[1], L->scale, L->zero);
+    }
+    free(own_qz);
+    free(sc);
+    if (rc)
+        return qfi_error(err, QF_ENOMEM, 0, NULL, -1, "out of memory");
+    if (it->repacked)
+        rc = qfi_layout_load(R->p->m, t->parts[QF_LPART_QWEIGHT], &S->qw, &S->own_qw, err);
+    return rc;
+}
+
+static void src_rows(const struct qf_lwrite_item *it, struct lw_layer *L, const struct lw_src *S,
+                     uint64_t o0, uint64_t n)
+{
+    const struct qf_ltensor *t = it->src;
+    if (t->family == QF_LAYOUT_GPTQ)
+        qfi_gptq_unpack_rows(S->qw, L->out, L->in, t->bits, o0, n, L->q);
+    else
+        qfi_awq_unpack_rows(S->qw, t->family == QF_LAYOUT_AWQ_GEMV, L->out, L->in, o0, n, L->q);
+}
+
+/* Encode one quantized layer chunk by chunk: from the decoded input (round-to-nearest), or
+ * from the input's codes (repack). measure: compare with the decoded input. */
 static int encode_layer(struct lw_run *R, struct qf_lwrite_item *it, struct lw_layer *L,
                         int measure, struct qf_error *err)
 {
@@ -830,20 +935,31 @@ static int encode_layer(struct lw_run *R, struct qf_lwrite_item *it, struct lw_l
         return rc;
     if ((rc = grow_bufs(R, cr * L->in, err)))
         return rc;
+    struct lw_src S;
+    memset(&S, 0, sizeof S);
+    if (it->repacked && (rc = src_begin(R, it, L, &S, err)))
+        return rc;
     if (measure)
         memset(&it->stats, 0, sizeof it->stats);
-    for (uint64_t o0 = 0; o0 < L->out; o0 += cr) {
+    for (uint64_t o0 = 0; !rc && o0 < L->out; o0 += cr) {
         uint64_t n = L->out - o0 < cr ? L->out - o0 : cr;
         rc = qf_layout_dequantize(p->m, p->l, it->src, o0, n, R->w, err);
         if (rc)
-            return rc;
-        p->mod->encode(p, L, R->w, o0, n, R->what);
-        if (measure)
+            break;
+        if (it->repacked)
+            src_rows(it, L, &S, o0, n);
+        else
+            p->mod->encode(p, L, R->w, o0, n);
+        p->mod->pack(p, L, o0, n);
+        if (measure) {
+            p->mod->recon(p, L, o0, n, R->what);
             stats_add(&it->stats, R->w, R->what, n * L->in);
+        }
     }
-    if (measure)
+    free(S.own_qw);
+    if (!rc && measure)
         stats_end(it);
-    return QF_OK;
+    return rc;
 }
 
 static int write_plain(struct lw_run *R, struct qf_lwrite_item *it, struct qf_writer *w,

@@ -82,6 +82,22 @@ QFI_HIDDEN void qfi_awq_pack_gemv(const uint8_t *q, const uint8_t *z, const floa
 QFI_HIDDEN uint64_t qfi_awq_gemv_zeros_width(uint64_t in, uint64_t G);
 
 /* ---------------------------------------------------------------------------------------
+ * Reading codes back (the lossless repack path): rows [o0, o0 + nrows) of an existing layer's
+ * qweight bytes into q[r * in + i]; zero points into zero[g * out + o]. */
+#define QF_ERANGE_ZERO 1 /* a GPTQ v1 zero point of 2^bits (the all-ones field) was found */
+QFI_HIDDEN void qfi_gptq_unpack_rows(const uint8_t *qw, uint64_t out, uint64_t in, int bits,
+                                     uint64_t o0, uint64_t nrows, uint8_t *q);
+/* zero points stored + zero_offset; returns QF_ERANGE_ZERO if one does not fit in bits */
+QFI_HIDDEN int qfi_gptq_unpack_zeros(const uint8_t *qz, uint64_t out, uint64_t ngroups,
+                                     int bits, int zero_offset, uint8_t *zero);
+QFI_HIDDEN void qfi_awq_unpack_rows(const uint8_t *qw, int gemv, uint64_t out, uint64_t in,
+                                    uint64_t o0, uint64_t nrows, uint8_t *q);
+/* sc: the stored scales as f32 ([ngroups, out], GEMV [out, 8 wz]) */
+QFI_HIDDEN void qfi_awq_unpack_params(const uint8_t *qz, const float *sc, int gemv,
+                                      uint64_t out, uint64_t ngroups, uint64_t wz, float *scale,
+                                      uint8_t *zero);
+
+/* ---------------------------------------------------------------------------------------
  * Shared helpers (lwrite.c) */
 
 /* f32 -> f16 bits (round to nearest even, saturating to the largest finite f16) and back. */

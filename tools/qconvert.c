@@ -681,13 +681,15 @@ static const char *litem_to(const struct qf_lwrite_plan *p, const struct qf_lwri
     return it->quantized ? qf_lwrite_plan_scheme(p) : qf_type_name(it->out_type);
 }
 
-static uint64_t lplan_bytes(const struct qf_lwrite_plan *p, uint64_t *nq)
+/* bytes of tensor data; *nq quantized layers, *nr of them repacked without loss */
+static uint64_t lplan_bytes(const struct qf_lwrite_plan *p, uint64_t *nq, uint64_t *nr)
 {
     uint64_t b = 0;
-    *nq = 0;
+    *nq = *nr = 0;
     for (size_t i = 0; i < qf_lwrite_plan_n_items(p); i++) {
         b += qf_lwrite_plan_item(p, i)->nbytes;
         *nq += qf_lwrite_plan_item(p, i)->quantized != 0;
+        *nr += qf_lwrite_plan_item(p, i)->repacked != 0;
     }
     return b;
 }
@@ -707,13 +709,14 @@ static void print_lplan(FILE *f, const struct qf_lwrite_plan *p)
         cli_table_cell_esc(t, it->name, strlen(it->name), 96);
         cli_table_cell(t, "%s", dims_str(sb, sizeof sb, it->n_dims, it->shape));
         cli_table_cell(t, "%s", it->src->scheme);
-        cli_table_cell(t, "%s%s", litem_to(p, it), it->act_order ? " (g_idx kept)" : "");
+        cli_table_cell(t, "%s%s%s", litem_to(p, it), it->act_order ? " (g_idx kept)" : "",
+                       it->repacked ? " (repacked)" : "");
         cli_table_cell(t, "%llu", (unsigned long long)it->nbytes);
         cli_table_endrow(t);
     }
     cli_table_print(t, f, 0);
     cli_table_free(t);
-    uint64_t nq, b = lplan_bytes(p, &nq);
+    uint64_t nq, nr, b = lplan_bytes(p, &nq, &nr);
     char h[32];
     fprintf(f, "total: %zu tensors (%llu quantized as %s), %llu bytes of tensor data (%s)\n", n,
             (unsigned long long)nq, qf_lwrite_plan_scheme(p), (unsigned long long)b,
@@ -732,7 +735,9 @@ static void print_ljson(const struct qf_lwrite_plan *p, int ran)
     json_object_set_new(root, "output", g.out ? jstr(g.out) : json_null());
     json_object_set_new(root, "layout", json_string(g.lopts.layout));
     json_object_set_new(root, "scheme", json_string(qf_lwrite_plan_scheme(p)));
-    json_object_set_new(root, "lossy", json_true());
+    uint64_t nq, nr;
+    lplan_bytes(p, &nq, &nr);
+    json_object_set_new(root, "lossy", json_boolean(nr < nq));
     json_object_set_new(root, "dry_run", json_boolean(!ran));
     json_t *arr = json_array();
     size_t n = qf_lwrite_plan_n_items(p);
@@ -747,6 +752,7 @@ static void print_ljson(const struct qf_lwrite_plan *p, int ran)
         json_object_set_new(o, "to", json_string(litem_to(p, it)));
         json_object_set_new(o, "quantized", json_boolean(it->quantized));
         json_object_set_new(o, "act_order", json_boolean(it->act_order));
+        json_object_set_new(o, "repacked", json_boolean(it->repacked));
         json_object_set_new(o, "bytes", json_integer((json_int_t)it->nbytes));
         json_object_set_new(o, "error", it->measured ? jstats(&it->stats) : json_null());
         json_array_append_new(arr, o);
@@ -781,16 +787,24 @@ static void print_lerrors(const struct qf_lwrite_plan *p)
     struct qf_convert_stats all;
     size_t worst;
     qf_lwrite_plan_totals(p, &all, &worst);
-    uint64_t nq, b = lplan_bytes(p, &nq);
-    char h[32], snr[32], wsnr[32];
+    uint64_t nq, nr, b = lplan_bytes(p, &nq, &nr);
+    char h[32], snr[32], wsnr[32], how[96];
     const struct qf_lwrite_item *w = worst != SIZE_MAX ? qf_lwrite_plan_item(p, worst) : NULL;
     snprintf(snr, sizeof snr, isfinite(all.snr_db) ? "%.2f dB" : "exact", all.snr_db);
     snprintf(wsnr, sizeof wsnr, w && isfinite(w->stats.snr_db) ? "%.2f dB" : "exact",
              w ? w->stats.snr_db : 0.0);
-    cli_info(2, "wrote '%s' (%s): %zu tensors, %llu quantized, %s of tensor data; lossy "
-                "(round-to-nearest): rmse %.3g, max %.3g, SNR %s (worst '%s' %s)",
+    if (nr == nq)
+        snprintf(how, sizeof how, "lossless (the input's codes repacked); decoded values differ "
+                                  "by");
+    else if (nr)
+        snprintf(how, sizeof how, "lossy (round-to-nearest; %llu layers repacked)",
+                 (unsigned long long)nr);
+    else
+        snprintf(how, sizeof how, "lossy (round-to-nearest)");
+    cli_info(2, "wrote '%s' (%s): %zu tensors, %llu quantized, %s of tensor data; %s: rmse %.3g, "
+                "max %.3g, SNR %s (worst '%s' %s)",
              g.out, qf_lwrite_plan_scheme(p), n, (unsigned long long)nq,
-             cli_human_size(h, sizeof h, b), all.rmse, all.max_abs, snr, w ? w->name : "-",
+             cli_human_size(h, sizeof h, b), how, all.rmse, all.max_abs, snr, w ? w->name : "-",
              wsnr);
 }
 
@@ -843,8 +857,8 @@ static int run_layout(struct qf_model *m)
     ro.no_fsync = g.no_fsync;
     ro.force = g.force;
     ro.progress = progress_cb;
-    uint64_t nq;
-    cli_progress_start(&g_progress, "quantizing", lplan_bytes(plan, &nq), g.common.progress);
+    uint64_t nq, nr;
+    cli_progress_start(&g_progress, "quantizing", lplan_bytes(plan, &nq, &nr), g.common.progress);
     int rc = qf_lwrite_run(plan, g.out, &ro, &err);
     cli_progress_end(&g_progress);
     for (; (nt = qf_lwrite_plan_note(plan, shown)); shown++)

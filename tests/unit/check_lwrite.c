@@ -861,6 +861,161 @@ START_TEST(nonfinite_inputs)
 }
 END_TEST
 
+/* Lossless repack from a GPTQ / AWQ input: the tools' bytes come out again where the target
+ * layout is the same, and the codes, zero points and scales are kept across layouts. */
+struct rcase {
+    const char *src, *layout;
+    int ver, sym;
+    const char *same_as; /* a fixture holding the same codes in the target layout, or NULL */
+    const char *scheme;
+};
+static const struct rcase rcases[] = {
+    {"st-awq-gemm-b4-g128", "awq", QF_LW_AWQ_GEMV, -1, "st-awq-gemv-b4-g128", "awq gemv int4 g128"},
+    {"st-awq-gemv-b4-g128", "awq", QF_LW_AWQ_GEMM, -1, "st-awq-gemm-b4-g128", "awq gemm int4 g128"},
+    {"st-awq-gemm-b4-g128", "gptq", 0, -1, NULL, "gptq int4 g128 asym v1"},
+    {"st-gptq-b4-g128-sym", "awq", QF_LW_AWQ_GEMM, -1, NULL, "awq gemm int4 g128"},
+    {"st-gptq-b4-g128-asym-descact", "gptq", 0, -1, NULL, "gptq int4 g128 asym act-order v1"},
+};
+
+/* codes [out][in] and zero points [ng][out] of a layer in an open layout */
+static void layer_codes(struct qf_model *m, const char *base, uint64_t out, uint64_t in,
+                        uint8_t *q, uint8_t *z, uint16_t *s)
+{
+    struct qf_error e;
+    struct qf_layout *l;
+    ck_assert_msg(qf_layout_scan(m, 0, &l, &e) == QF_OK, "%s", e.msg);
+    char nm[256];
+    snprintf(nm, sizeof nm, "%s.weight", base);
+    const struct qf_ltensor *t = qf_layout_find(l, nm);
+    ck_assert_ptr_nonnull(t);
+    uint64_t ng = in / (uint64_t)t->group_size;
+    const struct qf_tensor *pw = t->parts[QF_LPART_QWEIGHT], *pz = t->parts[QF_LPART_QZEROS];
+    const struct qf_tensor *ps = t->parts[QF_LPART_SCALES];
+    uint8_t *w = read_all(m, pw->name, NULL), *zz = read_all(m, pz->name, NULL);
+    uint8_t *ss = read_all(m, ps->name, NULL);
+    float *sf = malloc(ps->nelem * sizeof *sf), *sc = malloc(ng * out * sizeof *sc);
+    ck_assert_int_eq(qf_dequantize(QF_TYPE_F16, ss, sf, ps->nelem), QF_OK);
+    if (t->family == QF_LAYOUT_GPTQ) {
+        qfi_gptq_unpack_rows(w, out, in, t->bits, 0, out, q);
+        ck_assert_int_eq(qfi_gptq_unpack_zeros(zz, out, ng, t->bits, t->zero_offset, z), QF_OK);
+        memcpy(sc, sf, ng * out * sizeof *sc);
+    } else {
+        int gemv = t->family == QF_LAYOUT_AWQ_GEMV;
+        qfi_awq_unpack_rows(w, gemv, out, in, 0, out, q);
+        qfi_awq_unpack_params(zz, sf, gemv, out, ng, pz->shape[1], sc, z);
+    }
+    for (uint64_t k = 0; k < ng * out; k++)
+        s[k] = qfi_lw_f16(sc[k]);
+    free(w), free(zz), free(ss), free(sf), free(sc);
+    qf_layout_free(l);
+}
+
+START_TEST(repack_fixtures)
+{
+    const struct rcase *c = &rcases[_i];
+    mk_tmp();
+    char src[512], out[512], p2[600];
+    snprintf(src, sizeof src, "fixtures/%s/model.safetensors", c->src);
+    snprintf(out, sizeof out, "%s/out", tmpdir);
+    struct qf_lwrite_opts o;
+    qf_lwrite_opts_init(&o);
+    o.layout = c->layout;
+    o.awq_version = c->ver;
+    o.sym = c->sym;
+    struct qf_error e;
+    struct qf_lwrite_plan *p;
+    struct qf_model *m, *a;
+    ck_assert_msg(run_lwrite(src, out, &o, &p, &m, &e) == QF_OK, "%s", e.msg);
+    ck_assert_str_eq(qf_lwrite_plan_scheme(p), c->scheme);
+    ck_assert_ptr_nonnull(strstr(qf_lwrite_plan_note(p, 0), "2 of 2 layers repacked"));
+    snprintf(p2, sizeof p2, "%s/model.safetensors", out);
+    ck_assert_msg(qf_model_open(p2, NULL, 0, &a, &e) == QF_OK, "%s", e.msg);
+    for (int L = 0; L < 2; L++) {
+        const struct qf_lwrite_item *it = NULL;
+        char wn[256];
+        snprintf(wn, sizeof wn, "%s.weight", layers[L]);
+        for (size_t k = 0; k < qf_lwrite_plan_n_items(p); k++)
+            if (!strcmp(qf_lwrite_plan_item(p, k)->name, wn))
+                it = qf_lwrite_plan_item(p, k);
+        ck_assert_ptr_nonnull(it);
+        ck_assert_int_eq(it->repacked, 1);
+        ck_assert_int_eq(it->lossy, 0);
+        uint64_t O = layer_out[L], I = layer_in[L], ng = I / 128;
+        uint8_t *q1 = malloc(O * I), *q2 = malloc(O * I), z1[8 * 128], z2[8 * 128];
+        uint16_t s1[8 * 128], s2[8 * 128];
+        layer_codes(m, layers[L], O, I, q1, z1, s1);
+        layer_codes(a, layers[L], O, I, q2, z2, s2);
+        ck_assert_int_eq(memcmp(q1, q2, O * I), 0);
+        ck_assert_int_eq(memcmp(z1, z2, ng * O), 0);
+        ck_assert_int_eq(memcmp(s1, s2, ng * O * 2), 0);
+        free(q1);
+        free(q2);
+        if (c->same_as) {
+            /* AutoAWQ packed the same scales and zeros in the other layout: same bytes */
+            struct qf_model *f = open_fixture(c->same_as);
+            static const char *const parts[] = {"qweight", "qzeros", "scales"};
+            for (int j = 0; j < 3; j++) {
+                char nm[256];
+                snprintf(nm, sizeof nm, "%s.%s", layers[L], parts[j]);
+                const struct qf_tensor *ta, *tf;
+                uint8_t *ba = read_all(a, nm, &ta), *bf = read_all(f, nm, &tf);
+                ck_assert_uint_eq(ta->nbytes, tf->nbytes);
+                ck_assert_msg(memcmp(ba, bf, ta->nbytes) == 0, "%s differs from %s", nm,
+                              c->same_as);
+                free(ba);
+                free(bf);
+            }
+            qf_model_close(f);
+        }
+        if (!strcmp(c->src, "st-gptq-b4-g128-asym-descact")) {
+            /* same layout, same convention: AutoGPTQ's bytes, g_idx included */
+            static const char *const parts[] = {"qweight", "qzeros", "scales", "g_idx"};
+            for (int j = 0; j < 4; j++) {
+                char nm[256];
+                snprintf(nm, sizeof nm, "%s.%s", layers[L], parts[j]);
+                const struct qf_tensor *ta, *tf;
+                uint8_t *ba = read_all(a, nm, &ta), *bf = read_all(m, nm, &tf);
+                ck_assert_uint_eq(ta->nbytes, tf->nbytes);
+                ck_assert_msg(memcmp(ba, bf, ta->nbytes) == 0, "%s differs", nm);
+                free(ba);
+                free(bf);
+            }
+        }
+    }
+    qf_model_close(a);
+    qf_lwrite_plan_free(p);
+    qf_model_close(m);
+    rm_tree(tmpdir);
+}
+END_TEST
+
+/* A v1 zero point of 2^bits (AutoGPTQ's underflow) cannot be repacked: encoded again */
+START_TEST(repack_v1_underflow_falls_back)
+{
+    mk_tmp();
+    char out[512];
+    snprintf(out, sizeof out, "%s/out", tmpdir);
+    struct qf_lwrite_opts o;
+    qf_lwrite_opts_init(&o);
+    o.layout = "gptq";
+    struct qf_error e;
+    struct qf_lwrite_plan *p;
+    struct qf_model *m;
+    ck_assert_msg(run_lwrite("fixtures/st-gptq-b2-g32-asym/model.safetensors", out, &o, &p, &m,
+                             &e) == QF_OK, "%s", e.msg);
+    int fell = 0;
+    const char *nt;
+    for (size_t i = 0; (nt = qf_lwrite_plan_note(p, i)); i++)
+        fell += strstr(nt, "encoded again instead of repacked") != NULL;
+    ck_assert_int_eq(fell, 2);
+    ck_assert_int_eq(qf_lwrite_plan_item(p, 0)->repacked, 0);
+    ck_assert_int_eq(qf_lwrite_plan_item(p, 0)->lossy, 1);
+    qf_lwrite_plan_free(p);
+    qf_model_close(m);
+    rm_tree(tmpdir);
+}
+END_TEST
+
 /* Option checks and the selection rule */
 START_TEST(plan_rules)
 {
@@ -937,6 +1092,8 @@ Suite *suite_lwrite(void)
     tcase_add_test(tc, gptq_v1_cannot_hold_zero_0);
     tcase_add_test(tc, gptq_act_order_kept);
     tcase_add_test(tc, chunking_invariant);
+    tcase_add_loop_test(tc, repack_fixtures, 0, (int)(sizeof rcases / sizeof rcases[0]));
+    tcase_add_test(tc, repack_v1_underflow_falls_back);
     tcase_add_test(tc, nonfinite_inputs);
     tcase_add_test(tc, plan_rules);
     suite_add_tcase(s, tc);

@@ -30,6 +30,13 @@
  * (AutoGPTQ Quantizer.find_params, AutoAWQ pseudo_quantize_tensor; spec gptq.md §2,
  * awq.md §1): lossy, and the error of every quantized tensor is measured in the same pass.
  *
+ * Lossless repack: a GPTQ or AWQ input layer whose bits, groups and f16 scales the target can
+ * hold as they are (GPTQ <-> AWQ 4-bit without act-order, GPTQ v1 <-> v2, AWQ GEMM <-> GEMV,
+ * GPTQ act-order -> GPTQ keeping g_idx; a symmetric target needs a symmetric input) is not
+ * rounded again: its codes are unpacked and packed in the target's layout. Its measured error
+ * is then only the difference between the two layouts' reference decoders (AWQ rounds the
+ * products to f16, GPTQ does not). An AWQ input written as GPTQ is asymmetric by default.
+ *
  * Memory: one layer's packed output plus one chunk of rows of floats (and its codes),
  * whatever the model's size.
  *
@@ -91,6 +98,8 @@ struct qf_lwrite_item {
     uint64_t nbytes;              /* output bytes of all its tensors */
     uint64_t ngroups;             /* quantized: scale rows */
     int act_order;                /* quantized: the input's act-order g_idx is kept */
+    int repacked;                 /* quantized: the input layer's codes, zero points and f16
+                                     scales are written as they are (lossless; see below) */
     int lossy;                    /* 1 if values can change (error is measured) */
     int measured;                 /* 1 once qf_lwrite_run filled stats */
     struct qf_convert_stats stats;
