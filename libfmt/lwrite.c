@@ -5,10 +5,12 @@
  *    hold, its tensors, chunk encoding, and its quantization_config. GPTQ and AWQ are here;
  *    another layout (bitsandbytes, compressed-tensors, MLX, FP8) is one more struct lw_mod
  *    built on its pure encoders, added to `mods`;
- *  - a repack table (struct lw_repack) per (source family, target layout): when the input
- *    layer is already quantized in a form the target holds without loss (AWQ <-> GPTQ 4-bit,
- *    awq.md §4), its entry writes the target's tensors from the source's codes instead of
- *    dequantize + encode. The table is empty for now: every layer takes the lossy path;
+ *  - lossless repack: when the input layer is already quantized in a form the target holds
+ *    as it is (can_repack: same bits and groups, f16 scales; awq.md §4), its codes, zero points
+ *    and scales are unpacked (qfi_*_unpack_*) and packed by the target module instead of
+ *    dequantize + encode. A faster direct path for one (source family, target layout) pair,
+ *    such as the word-level GPTQ <-> AWQ kernels of libfmt/repack.c, goes into the repack
+ *    table (struct lw_repack), which is consulted first; it is empty for now;
  *  - the driver: plan (one item per logical input tensor), optional GPTQ pre-pass (the v1/v2
  *    choice needs every zero point before the header is written), then per item: plain
  *    tensors copied or decoded to F16 in chunks, quantized layers decoded a chunk of rows at a
