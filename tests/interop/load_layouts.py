@@ -218,6 +218,29 @@ UNDERFLOW = {"gptq-b2-g128-asym-descact", "gptq-b2-g32-asym", "gptq-b3-g128-asym
              "gptq-b3-gnone-asym"}  # fixture README: v1 zero underflow corrupts qzeros
 
 
+def check_repack(qconvert, work, src_name, dst_name, args):
+    """a qconvert output repacked into another layout: same codes, zero points and scales"""
+    src = os.path.join(work, src_name)
+    dst = os.path.join(work, dst_name)
+    r = subprocess.run([qconvert, "--no-fsync", "--force", "--layout"] + args + [src, "-o", dst],
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        fail("%s: qconvert exit %d: %s" % (dst_name, r.returncode, r.stderr.strip()))
+        return
+    qa = check_config(src, "gptq" if "gptq" in src_name else "awq")
+    qb = check_config(dst, args[0])
+    la, lb = groups(load_dir(src)), groups(load_dir(dst))
+    for base in sorted(la):
+        da = (gptq_decode if qa["quant_method"] == "gptq" else awq_decode)(la[base], qa)
+        db = (gptq_decode if qb["quant_method"] == "gptq" else awq_decode)(lb[base], qb)
+        for what, x, y in (("codes", da[1], db[1]), ("zero points", da[2], db[2]),
+                           ("scales", da[3], db[3])):
+            if x.shape != y.shape or np.any(x != y):
+                fail("%s %s: %s changed by the repack" % (dst_name, base, what))
+    print("%s: %d layers repacked from %s, codes, zero points and scales kept (%s)" %
+          (dst_name, len(la), src_name, r.stderr.strip().splitlines()[0]))
+
+
 def check_fixtures(fx):
     """fx: the fixture collection (gptq-*, awq-*) or tests/fixtures (st-gptq-*, st-awq-*)"""
     print("decoder against the tools' own dequantization (%s)" % fx)
@@ -304,6 +327,13 @@ def main():
         print("== input %s" % indir)
         for name, args in cases:
             check_case(a.qconvert, indir, a.work, "%d-%s" % (i, name), args)
+    for i in range(len(inputs)):
+        check_repack(a.qconvert, a.work, "%d-awq-gemm-g128" % i, "%d-rp-awq2gptq" % i,
+                     ["gptq", "--gptq-format", "v2"])
+        check_repack(a.qconvert, a.work, "%d-gptq-b4-g128-asym" % i, "%d-rp-gptq2awq" % i,
+                     ["awq", "--awq-version", "gemv"])
+        check_repack(a.qconvert, a.work, "%d-awq-gemv-g64" % i, "%d-rp-gemv2gemm" % i,
+                     ["awq", "--awq-version", "gemm"])
     print("%d failures" % len(FAILS))
     return 1 if FAILS else 0
 
