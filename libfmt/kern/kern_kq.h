@@ -36,10 +36,10 @@
 /* Transposed layout: element i of virtual lane v = u * KQ_W + k at [i * KQ_L + v]. */
 #define LD(p, i, u) vf_load((p) + (i) * KQ_L + (u) * KQ_W)
 
-/* QKX2 / QKX3 (see fit_qkx) of the lanes of vector u0 (its fits are long enough to fill the
- * pipeline with one vector: QKX_U = 1 measured best). Writes scale, the_min and the codes Lt
- * (transposed, as int32) of those lanes. */
-#define QKX_U 1
+/* QKX2 / QKX3 (see fit_qkx) of the lanes of vectors u0 .. u0 + QKX_U - 1 (2 measured best
+ * once the per-vector loops are unrolled; KQ_U must be a multiple). Writes scale, the_min and
+ * the codes Lt (transposed, as int32) of those lanes. */
+#define QKX_U 2
 static void kq_fit_qkx(int u0, int n, int nmax, const float *xt, const float *wt, float rmin,
                        float rdelta, int nstep, int use_mad, float *scale_out, float *min_out,
                        int32_t *Lt)
@@ -605,7 +605,7 @@ static void kq_legacy_row(int kind, const float *src, uint8_t *y, int64_t n, con
             kq_fit_qx(32, nmax, xt, wt, lane_s, Lt);
         } else {
             KQ_UNROLL
-            for (int u = 0; u < KQ_U; u++)
+            for (int u = 0; u < KQ_U; u += QKX_U)
                 kq_fit_qkx(u, 32, nmax, xt, wt, -0.9f, 0.05f, 36, 0, lane_s, lane_m, Lt);
         }
         for (int k = 0; k < nblk; k++) {
@@ -741,7 +741,7 @@ static void kq_row(int kind, const float *src, uint8_t *y, int64_t n_per_row, co
             switch (kind) {
             case KQ_Q2:
                 KQ_UNROLL
-                for (int u = 0; u < KQ_U; u++) {
+                for (int u = 0; u < KQ_U; u += QKX_U) {
                     if (imx)
                         kq_fit_qkx(u, n, 3, xt, wt, -0.9f, 0.05f, 36, 0, lane_s, lane_m, Lt);
                     else
@@ -752,7 +752,7 @@ static void kq_row(int kind, const float *src, uint8_t *y, int64_t n_per_row, co
             case KQ_Q5: {
                 const int nmax = kind == KQ_Q4 ? 15 : 31;
                 KQ_UNROLL
-                for (int u = 0; u < KQ_U; u++) {
+                for (int u = 0; u < KQ_U; u += QKX_U) {
                     if (imx)
                         kq_fit_qkx(u, n, nmax, xt, wt, -0.9f, 0.05f, 36, 0, lane_s, lane_m, Lt);
                     else
