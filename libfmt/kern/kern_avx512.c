@@ -1097,13 +1097,16 @@ static inline void iq4_pack32(const struct iq4_lut *t, const float *x, float id,
     _mm_storeu_si128((__m128i *)qs, _mm512_cvtepi32_epi8(_mm512_or_si512(c0, _mm512_slli_epi32(c1, 4))));
 }
 
-/* All n values finite and within +-2^30. */
-static int iq4_tame(const float *v, int n)
+/* All n values of x (and of qw, if any) finite and within +-2^30. */
+static int iq4_tame(const float *x, const float *qw, int n)
 {
     const __m512 lim = _mm512_set1_ps(0x1p30f);
     __mmask16 ok = 0xFFFF;
-    for (int i = 0; i < n; i += 16)
-        ok &= _mm512_cmp_ps_mask(_mm512_abs_ps(_mm512_loadu_ps(v + i)), lim, _CMP_LE_OQ);
+    for (int i = 0; i < n; i += 16) {
+        ok &= _mm512_cmp_ps_mask(_mm512_abs_ps(_mm512_loadu_ps(x + i)), lim, _CMP_LE_OQ);
+        if (qw)
+            ok &= _mm512_cmp_ps_mask(_mm512_abs_ps(_mm512_loadu_ps(qw + i)), lim, _CMP_LE_OQ);
+    }
     return ok == 0xFFFF;
 }
 
@@ -1177,25 +1180,40 @@ static float iq4_sumsq(const float *x, int n)
     return s;
 }
 
+/* Fit nl blocks of 32 at x (importance qw or NULL; sigma2 over groups of sb elements, 32 or
+ * 256) into the scales d[16]. 0 when the inputs are not tame: the caller takes the scalar
+ * reference. */
+static int iq4_group(const struct iq4_lut *t, const float *x, const float *qw, int nl, int sb,
+                     float *d)
+{
+    float xt[512], wt[512], sig[16];
+    if (!iq4_tame(x, qw, 32 * nl))
+        return 0;
+    if (qw)
+        for (int k = 0; k < 16; k += sb / 32) {
+            const float s2 = k < nl ? iq4_sumsq(x + 32 * k, sb) * (2.f / (float)sb) : 0.0f;
+            for (int g = 0; g < sb / 32; g++)
+                sig[k + g] = s2;
+        }
+    iq4_prep(x, qw, nl, sig, xt, wt);
+    iq4_fit16(t, xt, wt, d);
+    return 1;
+}
+
 static void q_iq4_nl(const float *restrict x, void *restrict dst, int64_t n, const float *imx)
 {
     uint8_t *y = dst;
     struct iq4_lut t;
     iq4_lut_init(&t);
-    float xt[512], wt[512], d[16], sig[16];
+    float d[16];
     for (int64_t b0 = 0; b0 < n / 32; b0 += 16) {
         const int nl = n / 32 - b0 < 16 ? (int)(n / 32 - b0) : 16;
         const float *xb = x + 32 * b0, *qb = imx ? imx + 32 * b0 : NULL;
         uint8_t *yb = y + 18 * b0;
-        if (!iq4_tame(xb, 32 * nl) || (qb && !iq4_tame(qb, 32 * nl))) {
+        if (!iq4_group(&t, xb, qb, nl, 32, d)) {
             kern_q_iq4_nl(xb, yb, 32 * nl, qb);
             continue;
         }
-        if (qb)
-            for (int k = 0; k < 16; k++)
-                sig[k] = k < nl ? iq4_sumsq(xb + 32 * k, 32) * (2.f / 32.f) : 0.0f;
-        iq4_prep(xb, qb, nl, sig, xt, wt);
-        iq4_fit16(&t, xt, wt, d);
         uint16_t dh[16];
         float id[16];
         f32_to_f16x16(d, dh);
@@ -1214,23 +1232,15 @@ static void q_iq4_xs(const float *restrict x, void *restrict dst, int64_t n, con
     uint8_t *y = dst;
     struct iq4_lut t;
     iq4_lut_init(&t);
-    float xt[512], wt[512], sc[16], sig[16];
+    float sc[16];
     for (int64_t s0 = 0; s0 < n / 256; s0 += 2) {
         const int ns = n / 256 - s0 < 2 ? 1 : 2;
         const float *xb = x + 256 * s0, *qb = imx ? imx + 256 * s0 : NULL;
         uint8_t *yb = y + 136 * s0;
-        if (!iq4_tame(xb, 256 * ns) || (qb && !iq4_tame(qb, 256 * ns))) {
+        if (!iq4_group(&t, xb, qb, 8 * ns, 256, sc)) {
             kern_q_iq4_xs(xb, yb, 256 * ns, qb);
             continue;
         }
-        if (qb)
-            for (int s = 0; s < 2; s++) {
-                const float s2 = s < ns ? iq4_sumsq(xb + 256 * s, 256) * (2.f / 256.f) : 0.0f;
-                for (int g = 0; g < 8; g++)
-                    sig[8 * s + g] = s2;
-            }
-        iq4_prep(xb, qb, 8 * ns, sig, xt, wt);
-        iq4_fit16(&t, xt, wt, sc);
         for (int s = 0; s < ns; s++, yb += 136) {
             const float *xs = xb + 256 * s, *scales = sc + 8 * s;
             float max_scale = 0, amax_scale = 0;
