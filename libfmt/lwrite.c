@@ -8,9 +8,9 @@
  *  - lossless repack: when the input layer is already quantized in a form the target holds
  *    as it is (can_repack: same bits and groups, f16 scales; awq.md §4), its codes, zero points
  *    and scales are unpacked (qfi_*_unpack_*) and packed by the target module instead of
- *    dequantize + encode. A faster direct path for one (source family, target layout) pair,
- *    such as the word-level GPTQ <-> AWQ kernels of libfmt/repack.c, goes into the repack
- *    table (struct lw_repack), which is consulted first; it is empty for now;
+ *    dequantize + encode. A faster direct path for one (source family, target layout) pair
+ *    goes into the repack table (struct lw_repack), which is consulted first: GPTQ 4-bit <->
+ *    AWQ GEMM use the word-level kernels of libfmt/repack.c (no decoding at all);
  *  - the driver: plan (one item per logical input tensor), optional GPTQ pre-pass (the v1/v2
  *    choice needs every zero point before the header is written), then per item: plain
  *    tensors copied or decoded to F16 in chunks, quantized layers decoded a chunk of rows at a
@@ -34,6 +34,7 @@
 #include "qf/writer.h"
 #include "layout_int.h"
 #include "lwrite_int.h"
+#include "repack_int.h"
 
 /* ---------------------------------------------------------------------------------------
  * Helpers shared with the encoders */
@@ -126,14 +127,105 @@ struct lw_repack {
     int (*run)(const struct qf_lwrite_plan *p, const struct qf_ltensor *src,
                struct qf_writer *w, struct qf_error *err);
 };
-/* None yet. An entry for AWQ GEMM -> GPTQ 4-bit, for instance: can() checks bits 4, the
- * target's group size equal to the source's and out % 8 == 0; run() maps the source's
- * qweight / qzeros / scales (qfi_layout_load), transposes qweight with the repack kernels
- * (libfmt/repack.c, awq.md §4), re-packs qzeros (v1 or v2 as the plan decided), copies the
- * scales byte for byte and writes g_idx = i / G, in the order gptq_declare declared. The
- * item is then not lossy (set lossy = 0 at plan time when can() holds). */
+/* GPTQ 4-bit <-> AWQ GEMM with the transposition kernels of libfmt/repack.c (awq.md section 4):
+ * qweight and qzeros repacked word by word, scales copied byte for byte, g_idx = i / G. A layer
+ * qualifies when the plan repacks it (can_repack) and, in addition: no act-order (AWQ has no
+ * g_idx), in and out multiples of 8, AWQ GEMM, and zero points the target's words hold (AWQ: no
+ * GPTQ v1 all-ones field, which decodes to 16; GPTQ v1: no zero point 0). Other layers take the
+ * generic repack or the lossy path. Not measured: the codes are unchanged by construction. */
+static int can_repack(const struct qf_lwrite_plan *p, const struct qf_ltensor *t, int keep_act);
+
+static int rp_dims(const struct qf_lwrite_plan *p, const struct qf_ltensor *src, uint64_t *out,
+                   uint64_t *in, uint64_t *G)
+{
+    const struct qf_tensor *qw = src->parts[QF_LPART_QWEIGHT], *qz = src->parts[QF_LPART_QZEROS];
+    const struct qf_tensor *sc = src->parts[QF_LPART_SCALES];
+    *out = src->shape[0];
+    *in = src->shape[1];
+    *G = (uint64_t)src->group_size;
+    return can_repack(p, src, 0) && src->bits == 4 && !src->act_order && *G && *in % *G == 0 &&
+           *in % 8 == 0 && *out % 8 == 0 && qw && qw->nbytes == *in * *out / 2 && qz &&
+           qz->nbytes == *in / *G * *out / 2 && sc && sc->nbytes == *in / *G * *out * 2;
+}
+
+/* do the layer's zero points (as stored) hold a value `bad`? (GPTQ v1: stored 15 = 16) */
+static int rp_has_zero(const struct qf_lwrite_plan *p, const struct qf_ltensor *src,
+                       uint32_t bad)
+{
+    const uint8_t *d;
+    void *own;
+    struct qf_error e;
+    const struct qf_tensor *qz = src->parts[QF_LPART_QZEROS];
+    if (qfi_layout_load(p->m, qz, &d, &own, &e))
+        return 1; /* unreadable: the generic path reports it */
+    int hit = 0;
+    for (uint64_t k = 0; !hit && k < qz->nbytes / 4; k++)
+        for (int f = 0; f < 8; f++)
+            hit |= ((qfi_load_le32(d + 4 * k) >> (4 * f)) & 15) == bad;
+    free(own);
+    return hit;
+}
+
+static int can_gptq_awq(const struct qf_lwrite_plan *p, const struct qf_ltensor *src)
+{
+    uint64_t out, in, G;
+    return rp_dims(p, src, &out, &in, &G) && p->o.awq_version == QF_LW_AWQ_GEMM &&
+           !(src->zero_offset && rp_has_zero(p, src, 15));
+}
+
+static int can_awq_gptq(const struct qf_lwrite_plan *p, const struct qf_ltensor *src)
+{
+    uint64_t out, in, G;
+    return rp_dims(p, src, &out, &in, &G) && p->v1 >= 0 && !(p->v1 && rp_has_zero(p, src, 0));
+}
+
+/* the target's tensors, in the order gptq_declare / awq_declare (GEMM) declared them */
+static int run_repack(const struct qf_lwrite_plan *p, const struct qf_ltensor *src,
+                      struct qf_writer *w, struct qf_error *err)
+{
+    uint64_t out, in, G;
+    rp_dims(p, src, &out, &in, &G);
+    const int to_awq = src->family == QF_LAYOUT_GPTQ;
+    const uint64_t nq = in * out / 2, nz = in / G * out / 2;
+    const uint8_t *qw = NULL, *qz = NULL, *sc = NULL, *gi = NULL;
+    void *o1 = NULL, *o2 = NULL, *o3 = NULL, *o4 = NULL;
+    uint8_t *dq = malloc(nq), *dz = malloc(nz), *dg = to_awq ? NULL : malloc(4 * in);
+    int rc = dq && dz && (to_awq || dg) ? QF_OK
+                                        : qfi_error(err, QF_ENOMEM, 0, NULL, -1, "out of memory");
+    rc = rc ? rc : qfi_layout_load(p->m, src->parts[QF_LPART_QWEIGHT], &qw, &o1, err);
+    rc = rc ? rc : qfi_layout_load(p->m, src->parts[QF_LPART_QZEROS], &qz, &o2, err);
+    rc = rc ? rc : qfi_layout_load(p->m, src->parts[QF_LPART_SCALES], &sc, &o3, err);
+    if (!rc && to_awq && src->parts[QF_LPART_G_IDX])
+        rc = qfi_layout_load(p->m, src->parts[QF_LPART_G_IDX], &gi, &o4, err);
+    if (!rc && to_awq)
+        rc = qfi_repack_gptq_to_awq(in, out, G, src->zero_offset ? QFI_GPTQ_V1 : QFI_GPTQ_V2,
+                                    QFI_V1Z_REFUSE, gi, qw, qz, dq, dz, NULL, err);
+    else if (!rc)
+        rc = qfi_repack_awq_to_gptq(in, out, G, p->v1 ? QFI_GPTQ_V1 : QFI_GPTQ_V2, qw, qz, dq,
+                                    dz, dg, err);
+    if (rc && err) {
+        char why[QF_ERROR_MSG_MAX];
+        snprintf(why, sizeof why, "%s", err->msg);
+        rc = qfi_error(err, rc, 0, NULL, -1, "'%s': %s", src->name, why);
+    }
+    rc = rc ? rc : qf_writer_write(w, dq, (size_t)nq, err);
+    rc = rc ? rc : qf_writer_write(w, dz, (size_t)nz, err);
+    rc = rc ? rc : qf_writer_write(w, sc, (size_t)(4 * nz), err);
+    if (!rc && !to_awq)
+        rc = qf_writer_write(w, dg, (size_t)(4 * in), err);
+    free(o1);
+    free(o2);
+    free(o3);
+    free(o4);
+    free(dq);
+    free(dz);
+    free(dg);
+    return rc;
+}
+
 static const struct lw_repack repacks[] = {
-    {0, NULL, NULL, NULL},
+    {QF_LAYOUT_GPTQ, "awq", can_gptq_awq, run_repack},
+    {QF_LAYOUT_AWQ_GEMM, "gptq", can_awq_gptq, run_repack},
 };
 
 static const struct lw_repack *find_repack(const struct qf_lwrite_plan *p,

@@ -793,6 +793,13 @@ static void print_lerrors(const struct qf_lwrite_plan *p)
     snprintf(snr, sizeof snr, isfinite(all.snr_db) ? "%.2f dB" : "exact", all.snr_db);
     snprintf(wsnr, sizeof wsnr, w && isfinite(w->stats.snr_db) ? "%.2f dB" : "exact",
              w ? w->stats.snr_db : 0.0);
+    if (nr == nq && !w) { /* every layer through a direct repack kernel: nothing decoded */
+        cli_info(2, "wrote '%s' (%s): %zu tensors, %llu quantized, %s of tensor data; lossless "
+                    "(the input's codes repacked word by word, not decoded)",
+                 g.out, qf_lwrite_plan_scheme(p), n, (unsigned long long)nq,
+                 cli_human_size(h, sizeof h, b));
+        return;
+    }
     if (nr == nq)
         snprintf(how, sizeof how, "lossless (the input's codes repacked); decoded values differ "
                                   "by");
