@@ -7,20 +7,8 @@
  * backwards. Bytes identical to the scalar reference; tails use its tile function.
  * Compiled with -mavx2; reached only after cpu.c confirmed AVX2.
  */
-#include "repack_int.h"
-
 #if defined(__x86_64__) || defined(__i386__)
-#include <immintrin.h>
-
-/* the small loops over register arrays must unroll, or the arrays live in memory */
-#if defined(__clang__)
-#define QF_UNROLL _Pragma("clang loop unroll(full)")
-#else
-#define QF_UNROLL _Pragma("GCC unroll 8")
-#endif
-
-/* the AWQ interleave (repack_int.h), local so the register permutations fold */
-static const int ORD[8] = {0, 2, 4, 6, 1, 3, 5, 7}, INV[8] = {0, 4, 1, 5, 2, 6, 3, 7};
+#include "kern/repack_simd.h"
 
 static inline void transpose8x32(__m256i r[8])
 {
