@@ -1001,21 +1001,13 @@ static void iq4_fit16(const struct iq4_lut *t, const float *xt, const float *wt,
     const __m512 eighth = _mm512_set1_ps(0.125f);
     __m512 id = _mm512_mul_ps(_mm512_div_ps(_mm512_set1_ps(1.0f), d0), eighth);
     __m512 sqx = zero, sq2 = zero;
-    for (int j = 0; j < 32; j++) {
-        const __m512 x = _mm512_loadu_ps(xt + 16 * j), w = _mm512_loadu_ps(wt + 16 * j);
-        const __m512 q = iq4_level(t, _mm512_mul_ps(id, x)), wq = _mm512_mul_ps(w, q);
-        sqx = _mm512_add_ps(sqx, _mm512_mul_ps(wq, x));
-        sq2 = _mm512_add_ps(sq2, _mm512_mul_ps(wq, q));
-    }
-    __mmask16 pos = _mm512_cmp_ps_mask(sq2, zero, _CMP_GT_OQ);
-    __m512 d = _mm512_maskz_div_ps(pos, sqx, sq2);
-    __m512 best = _mm512_mul_ps(d, sqx);
     /* The 15 trials t = -7..7. id_t = (t - 127) / max is monotone in t, so is u_t = x * id_t / 8
      * and so is the code: over the trials element j of a lane only takes the codes between
      * those of u_-7 and u_7, and as |u_7 - u_-7| <= 14/8 |x / max| < 1.76 while thresholds are
      * more than 11/8 apart, those are c, c+1, c+2 at most, switching at the thresholds Ta, Tb
      * (+inf where absent). The products (w * q) * x and (w * q) * q of these codes are computed
-     * once, each trial selects them by comparing u_t with Ta and Tb. */
+     * once, each trial selects them by comparing u_t with Ta and Tb. The first fit (scale
+     * -max / K[0]) is summed in the same sweep. */
     __m512 idt[15];
     for (int tr = -7; tr <= 7; tr++)
         idt[tr + 7] = _mm512_mul_ps(
@@ -1024,11 +1016,13 @@ static void iq4_fit16(const struct iq4_lut *t, const float *xt, const float *wt,
     unsigned two = 0; /* elements where some lane has a second threshold */
     for (int j = 0; j < 32; j++) {
         const __m512 x = _mm512_loadu_ps(xt + 16 * j), w = _mm512_loadu_ps(wt + 16 * j);
+        const __m512 q = iq4_level(t, _mm512_mul_ps(id, x)), wq = _mm512_mul_ps(w, q);
+        sqx = _mm512_add_ps(sqx, _mm512_mul_ps(wq, x));
+        sq2 = _mm512_add_ps(sq2, _mm512_mul_ps(wq, q));
+        /* |u| < 17 in lanes that count; lanes with a tiny absmax compute garbage (never a
+         * fault: permutes use the low index bits) and their fit is dropped */
         const __m512 ul = _mm512_mul_ps(x, idt[0]), uh = _mm512_mul_ps(x, idt[14]);
-        /* garbage lanes (absmax tiny, id infinite) are kept in range; their fit is dropped */
-        const __m512 lim = _mm512_set1_ps(16.5f);
-        const __m512 umin = _mm512_min_ps(_mm512_max_ps(_mm512_min_ps(ul, uh), _mm512_sub_ps(zero, lim)), lim);
-        const __m512 umax = _mm512_min_ps(_mm512_max_ps(_mm512_max_ps(ul, uh), _mm512_sub_ps(zero, lim)), lim);
+        const __m512 umin = _mm512_min_ps(ul, uh), umax = _mm512_max_ps(ul, uh);
         /* c: code of umin; the thresholds of c+1 and c+2 (+inf past 15) bound the codes
          * reached up to umax (a threshold above umax is never reached by any trial) */
         const __m512i c = iq4_count(t, umin);
@@ -1051,6 +1045,9 @@ static void iq4_fit16(const struct iq4_lut *t, const float *xt, const float *wt,
             b2[j] = _mm512_mul_ps(wq2, q2);
         }
     }
+    __mmask16 pos = _mm512_cmp_ps_mask(sq2, zero, _CMP_GT_OQ);
+    __m512 d = _mm512_maskz_div_ps(pos, sqx, sq2);
+    __m512 best = _mm512_mul_ps(d, sqx);
     /* five trials per sweep over the elements: ten independent sums in flight */
     for (int t0 = 0; t0 < 15; t0 += 5) {
         __m512 sx[5], s2[5];
