@@ -83,7 +83,7 @@ const struct qfi_repack_fns *qfi_repack_fns_level(const char *name)
     if (!strcmp(t->name, "avx512"))
         return &qfi_repack_fns_avx512;
 #endif
-    return NULL;
+    return &fns_scalar; /* a level without repack kernels of its own (neon) */
 }
 
 const struct qfi_repack_fns *qfi_repack_fns(void)

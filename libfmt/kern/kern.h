@@ -41,6 +41,9 @@ extern const struct kern_table kern_table_scalar;
 extern const struct kern_table kern_table_avx2;
 extern const struct kern_table kern_table_avx512;
 #endif
+#if defined(__aarch64__)
+extern const struct kern_table kern_table_neon; /* kern_neon.c */
+#endif
 
 /* kern_dispatch.c: the completed table of a level ("scalar", "avx2", "avx512", "auto"; every
  * entry filled from the levels below), or NULL if the CPU cannot run it / the name is unknown.

@@ -1,7 +1,8 @@
 /* kern_dispatch.c - public kernel API (qf/kernels.h) over the per-level kernel tables.
  *
  * At first use the level tables are completed (a NULL entry of a level takes the entry of the
- * level below: avx512 -> avx2 -> scalar) and the level is chosen: QF_SIMD if set, else the best
+ * level below: avx512 -> avx2 -> scalar on x86-64, neon -> scalar on AArch64) and the level
+ * is chosen: QF_SIMD if set, else the best
  * the CPU supports. An invalid QF_SIMD is reported, never replaced by another level.
  */
 #include "qf/kernels.h"
@@ -14,9 +15,13 @@
 #include "kern/kern.h"
 #include "qf_int.h"
 
+#if defined(__aarch64__)
+enum { LVL_SCALAR, LVL_NEON, LVL_COUNT };
+static const char *const level_names[LVL_COUNT] = {"scalar", "neon"};
+#else
 enum { LVL_SCALAR, LVL_AVX2, LVL_AVX512, LVL_COUNT };
-
 static const char *const level_names[LVL_COUNT] = {"scalar", "avx2", "avx512"};
+#endif
 
 static struct kern_table merged[LVL_COUNT];
 static int n_supported = 1; /* levels 0..n_supported-1 run on this CPU */
@@ -61,6 +66,9 @@ static void init(void)
     const unsigned f = kern_cpu_features();
     if (f & KERN_CPU_AVX2)
         n_supported = (f & KERN_CPU_AVX512) ? 3 : 2;
+#elif defined(__aarch64__)
+    merge(&merged[LVL_NEON], &merged[LVL_SCALAR], &kern_table_neon, level_names[LVL_NEON]);
+    n_supported = 2; /* Advanced SIMD is part of every AArch64 CPU */
 #endif
     const char *env = getenv("QF_SIMD");
     if (env && *env) {

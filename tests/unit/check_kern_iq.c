@@ -141,10 +141,24 @@ static void assert_bytes(const uint8_t *got, const uint8_t *want, size_t n, cons
                       got[i], want[i]);
 }
 
+/* The golden files come from x86-64, where a NaN created by arithmetic (0 * Inf) is negative;
+ * other architectures create their own default NaN (AArch64: positive). */
+static int nan_made_here(float got, float want)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    (void)got;
+    (void)want;
+    return 0;
+#else
+    return got != got && want != want;
+#endif
+}
+
 static void assert_floats(const float *got, const float *want, size_t n, const char *what)
 {
     for (size_t i = 0; i < n; i++)
-        ck_assert_msg(fbits(got[i]) == fbits(want[i]), "%s: element %zu: %08x (%g), expected %08x (%g)",
+        ck_assert_msg(fbits(got[i]) == fbits(want[i]) || nan_made_here(got[i], want[i]),
+                      "%s: element %zu: %08x (%g), expected %08x (%g)",
                       what, i, fbits(got[i]), (double)got[i], fbits(want[i]), (double)want[i]);
 }
 
