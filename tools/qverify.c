@@ -2899,7 +2899,8 @@ static void locate_subject(const char *path, const char *tensor, const struct es
         }
     if (!nbad)
         return;
-    if (nbad == 1 && ne && total) {
+    /* (a chunk outside [0, total) could not be checked against the subject's hashes) */
+    if (nbad == 1 && ne && total && cc[bad].off + cc[bad].len <= total) {
         struct qf_crc32_fix cand[MAX_CANDIDATES];
         size_t nc = qf_crc32_locate(cc[bad].crc, cc[bad].want, cc[bad].len, cand,
                                     MAX_CANDIDATES);
