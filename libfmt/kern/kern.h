@@ -9,8 +9,9 @@
  * reference for every input, NaN and Inf included (for dequantizers that do arithmetic, only
  * which NaN payload comes out of NaN * NaN + NaN may differ: the C reference leaves that to the
  * compiler). SIMD kernels fall back to the scalar functions for tails, and for blocks or rows
- * whose inputs make the vector shortcut unsafe (NaN in a Q8_0 block, non-finite or huge values
- * in a K-quant super-block or an imatrix row).
+ * whose inputs make the vector shortcut unsafe (NaN in a Q8_0/Q8_1 group, NaN or Inf in a Q8_K
+ * super-block, non-finite or huge values in a K-quant super-block, an IQ4 group or an imatrix
+ * row).
  *
  * kern_avx2.c and kern_avx512.c are compiled with their ISA flags and export only their table;
  * nothing else in them may be called before cpu.c has confirmed CPU and OS support. Both include
