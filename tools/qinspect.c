@@ -629,7 +629,8 @@ static void collect(struct report *r)
     }
     qf_arch_from_model(m, &r->arch);
     if (qf_model_find_kv(m, "quantization_config.quant_method") ||
-        qf_model_find_kv(m, "quantize_config.bits") || qf_model_find_kv(m, "quant_config.w_bit"))
+        qf_model_find_kv(m, "quantize_config.bits") || qf_model_find_kv(m, "quant_config.w_bit") ||
+        qf_model_find_kv(m, "quantization.bits")) /* mlx-lm */
         r->quantized_layout = 1;
 }
 

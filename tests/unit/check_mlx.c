@@ -297,12 +297,43 @@ START_TEST(rejects)
 }
 END_TEST
 
+/* tests/fixtures/st-mlx-tiny (mkmlx.py there): codes 0..7 repeated in both rows of a [2, 64]
+ * 4-bit layer; group 0 scale f16(-0.2) = -0.199951171875, bias 2; group 1 scale f16(0.1) =
+ * 0.0999755859375, bias 0; results rounded to f16:
+ *   q = 0 -> 2;  q = 5 -> 2 - 0.999755859375 = 1.000244140625 -> 1 (below half an f16 ulp)
+ *   group 1: q = 7 -> 0.6998291015625 -> 0.69970703125 (1433 x 2^-11);  q = 1 -> 0.0999755859375 */
+START_TEST(fixture_tiny)
+{
+    struct qf_error e;
+    struct qf_model *m;
+    struct qf_layout *l;
+    ck_assert_msg(qf_model_open("fixtures/st-mlx-tiny", NULL, 0, &m, &e) == QF_OK, "%s", e.msg);
+    ck_assert_msg(qf_layout_scan(m, 0, &l, &e) == QF_OK, "%s", e.msg);
+    ck_assert_str_eq(qf_layout_name(l), "mlx");
+    const struct qf_ltensor *t = qf_layout_find(l, "model.layers.0.mlp.up_proj.weight");
+    ck_assert_ptr_nonnull(t);
+    ck_assert_str_eq(t->scheme, "mlx affine int4 g32");
+    float out[128];
+    ck_assert_int_eq(qf_layout_dequantize(m, l, t, 0, UINT64_MAX, out, &e), QF_OK);
+    for (int r = 0; r < 2; r++) {
+        ck_assert_float_eq(out[64 * r + 0], 2.0f);
+        ck_assert_float_eq(out[64 * r + 5], 1.0f);
+        ck_assert_float_eq(out[64 * r + 32 + 7], 0.69970703125f);
+        ck_assert_float_eq(out[64 * r + 32 + 1], 0.0999755859375f);
+        ck_assert_float_eq(out[64 * r + 32 + 0], 0.0f);
+    }
+    qf_layout_free(l);
+    qf_model_close(m);
+}
+END_TEST
+
 Suite *suite_mlx(void)
 {
     Suite *s = suite_create("mlx");
     TCase *tc = tcase_create("encode");
     tcase_add_test(tc, spec_quantize_example);
     tcase_add_test(tc, spec_pack_example);
+    tcase_add_test(tc, fixture_tiny);
     suite_add_tcase(s, tc);
     TCase *th = tcase_create("hand-made");
     tcase_add_checked_fixture(th, st_setup, st_teardown);
