@@ -11,6 +11,15 @@
  *    dequantize + encode. A faster direct path for one (source family, target layout) pair
  *    goes into the repack table (struct lw_repack), which is consulted first: GPTQ 4-bit <->
  *    AWQ GEMM use the word-level kernels of libfmt/repack.c (no decoding at all);
+ *    Adding a layout (say "mlx", from formats/mlx.c's pure encoders): write its struct lw_mod
+ *    (setup: check and default the options; fits: the shapes it holds; nbytes and declare: its
+ *    tensors of one layer, in writing order; begin: zeroed buffers of one layer's packed
+ *    output via begin_common; encode: parameters and codes of a chunk of rows into L->scale,
+ *    L->zero, L->q; pack: those codes into the buffers; recon: the values its reference
+ *    decoder gives, for the error; write: the buffers, in declaration order; config: its
+ *    quantization_config; sidecar: a second config file or NULL), add it to `mods`, accept
+ *    its name in qf_lwrite_plan_new's callers (qconvert --layout), and extend can_repack if
+ *    another layout's codes fit it unchanged;
  *  - the driver: plan (one item per logical input tensor), optional GPTQ pre-pass (the v1/v2
  *    choice needs every zero point before the header is written), then per item: plain
  *    tensors copied or decoded to F16 in chunks, quantized layers decoded a chunk of rows at a
