@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "qf/qf.h"
 #include "repack_int.h"
@@ -203,11 +204,9 @@ static void *part(struct layer *y, int role, size_t *n)
     return b;
 }
 
-static void layer_open(struct layer *y, const char *dir, const char *name)
+static void layer_open_path(struct layer *y, const char *p, const char *name)
 {
-    char p[256];
     struct qf_error e;
-    snprintf(p, sizeof p, "fixtures/%s/model.safetensors", dir);
     ck_assert_msg(qf_model_open(p, NULL, 0, &y->m, &e) == QF_OK, "%s", e.msg);
     ck_assert_msg(qf_layout_scan(y->m, 0, &y->l, &e) == QF_OK, "%s", e.msg);
     y->t = qf_layout_find(y->l, name);
@@ -219,6 +218,13 @@ static void layer_open(struct layer *y, const char *dir, const char *name)
     y->qz = part(y, QF_LPART_QZEROS, &y->nqz);
     y->sc = part(y, QF_LPART_SCALES, &y->nsc);
     y->gi = part(y, QF_LPART_G_IDX, NULL);
+}
+
+static void layer_open(struct layer *y, const char *dir, const char *name)
+{
+    char p[256];
+    snprintf(p, sizeof p, "fixtures/%s/model.safetensors", dir);
+    layer_open_path(y, p, name);
 }
 
 static void layer_close(struct layer *y)
@@ -707,6 +713,98 @@ START_TEST(fixture_gguf_blocks)
 }
 END_TEST
 
+/* ---------------------------------------------------------------------------------------
+ * The layout writer (qf/lwrite.h) takes these kernels for GPTQ 4-bit <-> AWQ GEMM: the layers
+ * are marked repacked, not decoded (no measured error), and the written tensors are the
+ * kernels' bytes (GPTQ -> AWQ) and the original checkpoint's (and back). */
+static void rm_dir(const char *dir)
+{
+    char p[600];
+    static const char *const files[] = {"model.safetensors", "config.json",
+                                        "quantize_config.json"};
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(p, sizeof p, "%s/%s", dir, files[i]);
+        unlink(p);
+    }
+    rmdir(dir);
+}
+
+static void lwrite_to(const char *model, const char *layout, const char *dir)
+{
+    struct qf_error e;
+    struct qf_model *m;
+    struct qf_lwrite_plan *pl;
+    struct qf_lwrite_opts o;
+    struct qf_lwrite_run_opts ro;
+    ck_assert_msg(qf_model_open(model, NULL, 0, &m, &e) == QF_OK, "%s", e.msg);
+    qf_lwrite_opts_init(&o);
+    o.layout = layout;
+    o.sym = 0;
+    ck_assert_msg(qf_lwrite_plan_new(m, &o, &pl, &e) == QF_OK, "%s", e.msg);
+    memset(&ro, 0, sizeof ro);
+    ro.no_fsync = 1;
+    ck_assert_msg(qf_lwrite_run(pl, dir, &ro, &e) == QF_OK, "%s", e.msg);
+    size_t nq = 0;
+    for (size_t i = 0; i < qf_lwrite_plan_n_items(pl); i++) {
+        const struct qf_lwrite_item *it = qf_lwrite_plan_item(pl, i);
+        if (!it->quantized)
+            continue;
+        nq++;
+        ck_assert_int_eq(it->repacked, 1);
+        ck_assert_int_eq(it->lossy, 0);
+        ck_assert_int_eq(it->measured, 0);
+    }
+    ck_assert_uint_eq(nq, 2);
+    qf_lwrite_plan_free(pl);
+    qf_model_close(m);
+}
+
+static void same_part(struct layer *a, struct layer *b, int role)
+{
+    size_t na, nb;
+    void *x = part(a, role, &na), *y = part(b, role, &nb);
+    ck_assert_uint_eq(na, nb);
+    ck_assert(!memcmp(x, y, na));
+    free(x);
+    free(y);
+}
+
+START_TEST(lwrite_fast_path)
+{
+    char d1[200], d2[256], p[300];
+    snprintf(d1, sizeof d1, "%s/qf-repack-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+    ck_assert_ptr_nonnull(mkdtemp(d1));
+    snprintf(d2, sizeof d2, "%s/back", d1);
+    lwrite_to("fixtures/st-gptq-b4-g128-asym/model.safetensors", "awq", d1);
+    snprintf(p, sizeof p, "%s/model.safetensors", d1);
+    lwrite_to(p, "gptq", d2);
+    for (int k = 0; k < 2; k++) {
+        struct layer g, a, b;
+        struct qf_error e;
+        layer_open(&g, "st-gptq-b4-g128-asym", fx_layers[k]);
+        layer_open_path(&a, p, fx_layers[k]);
+        uint8_t *qw = malloc(g.nqw), *qz = malloc(g.nqz);
+        ck_assert_int_eq(qfi_repack_gptq_to_awq(g.in, g.out, g.G, QFI_GPTQ_V1, QFI_V1Z_REFUSE,
+                                                g.gi, g.qw, g.qz, qw, qz, NULL, &e), QF_OK);
+        ck_assert(a.nqw == g.nqw && !memcmp(a.qw, qw, g.nqw));
+        ck_assert(a.nqz == g.nqz && !memcmp(a.qz, qz, g.nqz));
+        ck_assert(a.nsc == g.nsc && !memcmp(a.sc, g.sc, g.nsc));
+        char p2[300];
+        snprintf(p2, sizeof p2, "%s/model.safetensors", d2);
+        layer_open_path(&b, p2, fx_layers[k]);
+        for (int role = QF_LPART_QWEIGHT; role <= QF_LPART_G_IDX; role++)
+            same_part(&g, &b, role);
+        free(qw);
+        free(qz);
+        layer_close(&g);
+        layer_close(&a);
+        layer_close(&b);
+    }
+    rm_dir(d2);
+    rm_dir(d1);
+}
+END_TEST
+
 Suite *suite_repack(void)
 {
     Suite *s = suite_create("repack");
@@ -723,6 +821,7 @@ Suite *suite_repack(void)
     tcase_add_test(tc, q8_0_gptq);
     tcase_add_test(tc, gptq_to_q4_1);
     tcase_add_loop_test(tc, fixture_gguf_blocks, 0, (int)(2 * sizeof fxg / sizeof fxg[0]));
+    tcase_add_test(tc, lwrite_fast_path);
     suite_add_tcase(s, tc);
     return s;
 }
