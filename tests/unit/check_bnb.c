@@ -336,6 +336,58 @@ START_TEST(code_books)
 }
 END_TEST
 
+/* n = 3 x 5 = 15: one partial block (blocksize 64) and an odd count, whose last low nibble is
+ * the pad (the code of 0.0, NF4 7). Values k - 7 for k = 0..14: absmax 7; -7 -> code 0 -> -7,
+ * 0 -> 7 -> 0, 7 -> 15 -> 7; 1 -> 1/7 = 0.1429, nearest NF4 0.16093 (code 9) -> 1.126511 ->
+ * f16 1.126953125 (1154 x 2^-10). */
+START_TEST(odd_partial_block)
+{
+    float x[15], code[16], am;
+    uint8_t q[15], b[8];
+    for (int k = 0; k < 15; k++)
+        x[k] = (float)(k - 7);
+    qfi_bnb_code4(0, code);
+    qfi_bnb_quantize_blocks(x, 15, 64, code, 16, &am, q);
+    ck_assert_float_eq(am, 7.0f);
+    ck_assert_uint_eq(q[0], 0);
+    ck_assert_uint_eq(q[7], 7);
+    ck_assert_uint_eq(q[8], 9);
+    ck_assert_uint_eq(q[14], 15);
+    qfi_bnb_pack4(q, 15, qfi_bnb_code_of_zero(code, 16), b);
+    ck_assert_uint_eq(b[7], 0xF7);
+    static const char qs[] =
+        "{\"quant_type\": \"nf4\", \"blocksize\": 64, \"dtype\": \"float16\", \"shape\": [3, 5]}";
+    struct st_part t[4] = {
+        {"l.weight", "U8", 2, {8, 1}, b, 8},
+        {"l.weight.absmax", "F32", 1, {1, 0}, &am, 4},
+        {"l.weight.quant_map", "F32", 1, {16, 0}, code, 64},
+        {"l.weight.quant_state.bitsandbytes__nf4", "U8", 1, {sizeof qs - 1, 0}, qs,
+         sizeof qs - 1},
+    };
+    st_write(t, 4, "{\"quantization_config\": {\"quant_method\": \"bitsandbytes\"}}");
+    struct qf_model *m;
+    struct qf_layout *l;
+    struct qf_error e;
+    ck_assert_msg(st_scan(&m, &l, &e) == QF_OK, "%s", e.msg);
+    const struct qf_ltensor *lt = qf_layout_find(l, "l.weight");
+    ck_assert_uint_eq(lt->shape[0], 3);
+    ck_assert_uint_eq(lt->shape[1], 5);
+    float out[15];
+    ck_assert_int_eq(qf_layout_dequantize(m, l, lt, 0, UINT64_MAX, out, &e), QF_OK);
+    ck_assert_float_eq(out[0], -7.0f);
+    ck_assert_float_eq(out[7], 0.0f);
+    ck_assert_float_eq(out[8], 1.126953125f);
+    ck_assert_float_eq(out[14], 7.0f);
+    /* the last row alone starts at flat element 10: x = 3 -> 3/7 = 0.4286, nearest NF4
+     * 0.44071 (code 12) -> 3.0849688 -> f16 3.0859375 (1580 x 2^-9) */
+    ck_assert_int_eq(qf_layout_dequantize(m, l, lt, 2, 1, out, &e), QF_OK);
+    ck_assert_float_eq(out[0], 3.0859375f);
+    ck_assert_float_eq(out[4], 7.0f);
+    qf_layout_free(l);
+    qf_model_close(m);
+}
+END_TEST
+
 struct bad_case {
     int variant;
     int code;
@@ -466,6 +518,7 @@ Suite *suite_bnb(void)
     TCase *th = tcase_create("hand-made");
     tcase_add_checked_fixture(th, st_setup, st_teardown);
     tcase_add_test(th, spec_nf4_example);
+    tcase_add_test(th, odd_partial_block);
     tcase_add_loop_test(th, rejects, 0, (int)(sizeof bad / sizeof bad[0]));
     tcase_add_test(th, config_mismatch_warns);
     suite_add_tcase(s, th);
