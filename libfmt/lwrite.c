@@ -232,9 +232,188 @@ static int run_repack(const struct qf_lwrite_plan *p, const struct qf_ltensor *s
     return rc;
 }
 
+/* ---------------------------------------------------------------------------------------
+ * More direct repacks: GGUF Q4_0 / Q8_0 and compressed-tensors pack -> GPTQ */
+static int write_words(struct qf_writer *w, const uint32_t *v, uint64_t n, struct qf_error *err);
+static int write_halves(struct qf_writer *w, const uint16_t *v, uint64_t n,
+                        struct qf_error *err);
+
+/* an error of a kernel, prefixed with the layer's name */
+static int rp_layer_error(const struct qf_ltensor *src, int rc, struct qf_error *err)
+{
+    if (!rc || !err)
+        return rc;
+    char why[QF_ERROR_MSG_MAX];
+    snprintf(why, sizeof why, "%s", err->msg);
+    return qfi_error(err, rc, 0, NULL, -1, "'%s': %s", src->name, why);
+}
+
+/* GGUF Q4_0 / Q8_0 -> GPTQ 4 / 8-bit sym g32 (ggml-types.md, gptq.md section 3): (q - 8) * d
+ * and qs * d are GPTQ's scale * (code - 2^(b-1)) with the block's f16 d as the group's scale,
+ * so qfi_repack_q{4,8}_0_to_gptq move the codes and the d bytes, and the zero points are
+ * 2^(b-1). The GGUF rows are the output channels; names and llama.cpp's Q/K row order stay as
+ * the plan has them. A layer qualifies when the target is that scheme exactly (bits, sym,
+ * group size 32) and the shapes are whole blocks. */
+static int rp_gguf_bits(const struct qf_ltensor *src)
+{
+    const struct qf_tensor *t = src->parts[0];
+    return !t ? 0 : t->type == QF_TYPE_Q4_0 ? 4 : t->type == QF_TYPE_Q8_0 ? 8 : 0;
+}
+
+static int can_gguf_gptq(const struct qf_lwrite_plan *p, const struct qf_ltensor *src)
+{
+    const int b = rp_gguf_bits(src);
+    const uint64_t out = src->shape[0], in = src->shape[1];
+    return b && p->bits == b && p->sym && p->G == 32 && p->v1 >= 0 && src->n_dims == 2 &&
+           in % 32 == 0 && out % 8 == 0 && src->nelem == out * in &&
+           src->parts[0]->nbytes == src->nelem / 32 * (b == 4 ? 18u : 34u);
+}
+
+static int run_gguf_gptq(const struct qf_lwrite_plan *p, const struct qf_ltensor *src,
+                         struct qf_writer *w, struct qf_error *err)
+{
+    const int b = rp_gguf_bits(src);
+    const uint64_t out = src->shape[0], in = src->shape[1], ng = in / 32;
+    const uint64_t nq = in * out / 8 * (uint64_t)b, nz = ng * out / 8 * (uint64_t)b;
+    const uint64_t ns = 2 * ng * out, ni = 4 * in;
+    const uint8_t *blk = NULL;
+    void *own = NULL;
+    uint8_t *o = malloc((size_t)(nq + nz + ns + ni));
+    int rc = o ? QF_OK : qfi_error(err, QF_ENOMEM, 0, NULL, -1, "out of memory");
+    rc = rc ? rc : qfi_layout_load(p->m, src->parts[0], &blk, &own, err);
+    if (!rc) {
+        const int zf = p->v1 ? QFI_GPTQ_V1 : QFI_GPTQ_V2;
+        rc = b == 4 ? qfi_repack_q4_0_to_gptq(in, out, zf, blk, o, o + nq, o + nq + nz,
+                                              o + nq + nz + ns, err)
+                    : qfi_repack_q8_0_to_gptq(in, out, zf, blk, o, o + nq, o + nq + nz,
+                                              o + nq + nz + ns, err);
+        rc = rp_layer_error(src, rc, err);
+    }
+    rc = rc ? rc : qf_writer_write(w, o, (size_t)(nq + nz + ns + ni), err);
+    free(own);
+    free(o);
+    return rc;
+}
+
+/* compressed-tensors pack (b = 2, 4, 8) -> GPTQ (formats/ctensors.c qfi_ct_to_gptq_v2): the
+ * words are GPTQ v2's transposed, zero points included (a symmetric layer's are 2^(b-1));
+ * v1 zero points through qfi_repack_zeros_v2_to_v1 (symmetric targets only, so no zero point
+ * 0 arises). weight_scale [out, ngroups] is transposed to GPTQ's [ngroups, out] F16, so the
+ * layer qualifies only when every scale is an f16 value (F16 scales; BF16 / F32 ones that
+ * convert exactly). Also: same bits and group size, no act-order, not strategy "tensor", and
+ * v2 or a symmetric target (an AUTO asymmetric target decides v1 / v2 on decoded zeros). */
+static int rp_ct_shapes(const struct qf_lwrite_plan *p, const struct qf_ltensor *src)
+{
+    const struct qf_tensor *wp = src->parts[QF_LPART_QWEIGHT], *zp = src->parts[QF_LPART_QZEROS];
+    const struct qf_tensor *sc = src->parts[QF_LPART_SCALES];
+    const uint64_t out = src->shape[0], in = src->shape[1], G = (uint64_t)src->group_size;
+    const int b = src->bits;
+    if ((b != 2 && b != 4 && b != 8) || b != p->bits || src->act_order || src->group_size <= 0 ||
+        G != (p->G == -1 ? in : (uint64_t)p->G) || in % G || (p->sym && !src->sym) ||
+        !(p->v1 == 0 || (p->v1 == 1 && p->sym)))
+        return 0;
+    const uint64_t pk = 32u / (unsigned)b, ng = in / G;
+    if (in % pk || out % pk || !wp || wp->type != QF_TYPE_I32 || wp->n_dims != 2 ||
+        wp->shape[0] != out || wp->shape[1] != in / pk || !sc || sc->n_dims != 2 ||
+        sc->shape[0] != out || sc->shape[1] != ng)
+        return 0;
+    return src->sym || (zp && zp->type == QF_TYPE_I32 && zp->n_dims == 2 &&
+                        zp->shape[0] == out / pk && zp->shape[1] == ng);
+}
+
+/* the scales as F16 [ngroups, out] (h may be NULL: only check); 0 if one is not an f16 value */
+static int rp_ct_scales(const struct qf_lwrite_plan *p, const struct qf_ltensor *src, uint16_t *h)
+{
+    const uint64_t out = src->shape[0], ng = src->shape[1] / (uint64_t)src->group_size;
+    float *s;
+    struct qf_error e;
+    if (qfi_layout_load_f32(p->m, src->parts[QF_LPART_SCALES], &s, &e))
+        return 0; /* unreadable: the generic path reports it */
+    int ok = 1;
+    for (uint64_t o = 0; ok && o < out; o++)
+        for (uint64_t g = 0; ok && g < ng; g++) {
+            float v = s[o * ng + g];
+            uint16_t f = qfi_lw_f16(v);
+            ok = isfinite(v) && qfi_lw_f16_value(f) == v;
+            if (h)
+                h[g * out + o] = f;
+        }
+    free(s);
+    return ok;
+}
+
+static int can_ct_gptq(const struct qf_lwrite_plan *p, const struct qf_ltensor *src)
+{
+    return rp_ct_shapes(p, src) && rp_ct_scales(p, src, NULL);
+}
+
+/* a tensor's I32 words, aligned and in host order (malloc'd) */
+static int rp_words(const struct qf_lwrite_plan *p, const struct qf_tensor *t, uint32_t **res,
+                    struct qf_error *err)
+{
+    const uint8_t *d;
+    void *own;
+    *res = NULL;
+    int rc = qfi_layout_load(p->m, t, &d, &own, err);
+    if (rc)
+        return rc;
+    uint64_t n = t->nbytes / 4;
+    uint32_t *v = malloc((size_t)(n ? 4 * n : 4));
+    for (uint64_t k = 0; v && k < n; k++)
+        v[k] = qfi_load_le32(d + 4 * k);
+    free(own);
+    *res = v;
+    return v ? QF_OK : qfi_error(err, QF_ENOMEM, 0, NULL, -1, "out of memory");
+}
+
+static int run_ct_gptq(const struct qf_lwrite_plan *p, const struct qf_ltensor *src,
+                       struct qf_writer *w, struct qf_error *err)
+{
+    const uint64_t out = src->shape[0], in = src->shape[1], G = (uint64_t)src->group_size;
+    const int b = src->bits;
+    const uint64_t ng = in / G, nq = in / (32u / (unsigned)b) * out;
+    const uint64_t nz = ng * (out / (32u / (unsigned)b));
+    uint32_t *wp = NULL, *zp = NULL, *gi = malloc((size_t)(4 * in));
+    uint32_t *qw = malloc((size_t)(4 * nq)), *qz = malloc((size_t)(4 * nz + 4));
+    uint32_t *z1 = malloc((size_t)(4 * nz + 4));
+    uint16_t *h = malloc((size_t)(2 * ng * out));
+    int rc = gi && qw && qz && z1 && h ? QF_OK
+                                      : qfi_error(err, QF_ENOMEM, 0, NULL, -1, "out of memory");
+    rc = rc ? rc : rp_words(p, src->parts[QF_LPART_QWEIGHT], &wp, err);
+    if (!rc && !src->sym)
+        rc = rp_words(p, src->parts[QF_LPART_QZEROS], &zp, err);
+    if (!rc && !rp_ct_scales(p, src, h))
+        rc = qfi_error(err, QF_EFORMAT, 0, NULL, -1, "'%s': weight_scale changed while read",
+                       src->name);
+    if (!rc && qfi_ct_to_gptq_v2(wp, zp, out, in, ng, b, qw, qz))
+        rc = qfi_error(err, QF_EINTERNAL, 0, NULL, -1, "'%s': ct repack", src->name);
+    if (!rc && p->v1) {
+        qfi_lw_store_words(qz, nz, (uint8_t *)z1);
+        rc = rp_layer_error(src, qfi_repack_zeros_v2_to_v1(z1, qz, b, ng, out, err), err);
+        for (uint64_t k = 0; !rc && k < nz; k++) /* back to host order for write_words */
+            qz[k] = qfi_load_le32(qz + k);
+    }
+    for (uint64_t i = 0; !rc && i < in; i++)
+        gi[i] = (uint32_t)(i / G);
+    rc = rc ? rc : write_words(w, qw, nq, err);
+    rc = rc ? rc : write_words(w, qz, nz, err);
+    rc = rc ? rc : write_halves(w, h, ng * out, err);
+    rc = rc ? rc : write_words(w, gi, in, err);
+    free(wp);
+    free(zp);
+    free(gi);
+    free(qw);
+    free(qz);
+    free(z1);
+    free(h);
+    return rc;
+}
+
 static const struct lw_repack repacks[] = {
     {QF_LAYOUT_GPTQ, "awq", can_gptq_awq, run_repack},
     {QF_LAYOUT_AWQ_GEMM, "gptq", can_awq_gptq, run_repack},
+    {QF_LAYOUT_PLAIN, "gptq", can_gguf_gptq, run_gguf_gptq},
+    {QF_LAYOUT_CT_PACK, "gptq", can_ct_gptq, run_ct_gptq},
 };
 
 static const struct lw_repack *find_repack(const struct qf_lwrite_plan *p,
@@ -816,7 +995,7 @@ int qf_lwrite_plan_new(struct qf_model *m, const struct qf_lwrite_opts *o,
                                                      "no g_idx)", t->name, mod->name))) {
                 goto oom;
             }
-            if ((it->repacked = can_repack(p, t, it->act_order)))
+            if ((it->repacked = can_repack(p, t, it->act_order) || find_repack(p, t)))
                 it->lossy = 0, nr++;
             nq++;
             continue;
