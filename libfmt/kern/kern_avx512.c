@@ -16,6 +16,7 @@
 #include <float.h>
 #include <immintrin.h>
 #include <math.h>
+#include <pthread.h>
 #include <string.h>
 
 #include "kern/kern_iqtab.h"
@@ -878,8 +879,21 @@ static float iq4_unkey(int32_t k)
     return f;
 }
 
-static void iq4_lut_init(struct iq4_lut *t)
+static struct iq4_lut iq4_tables;
+static pthread_once_t iq4_once = PTHREAD_ONCE_INIT;
+
+static void iq4_lut_build(void);
+
+/* The level tables, built once per process. */
+static const struct iq4_lut *iq4_lut(void)
 {
+    pthread_once(&iq4_once, iq4_lut_build);
+    return &iq4_tables;
+}
+
+static void iq4_lut_build(void)
+{
+    struct iq4_lut *t = &iq4_tables;
     const int8_t *K = kern_kvalues_iq4nl;
     float thr[16];
     for (int m = 1; m < 16; m++) {
@@ -1200,14 +1214,13 @@ static int iq4_group(const struct iq4_lut *t, const float *x, const float *qw, i
 static void q_iq4_nl(const float *restrict x, void *restrict dst, int64_t n, const float *imx)
 {
     uint8_t *y = dst;
-    struct iq4_lut t;
-    iq4_lut_init(&t);
+    const struct iq4_lut *t = iq4_lut();
     float d[16];
     for (int64_t b0 = 0; b0 < n / 32; b0 += 16) {
         const int nl = n / 32 - b0 < 16 ? (int)(n / 32 - b0) : 16;
         const float *xb = x + 32 * b0, *qb = imx ? imx + 32 * b0 : NULL;
         uint8_t *yb = y + 18 * b0;
-        if (!iq4_group(&t, xb, qb, nl, 32, d)) {
+        if (!iq4_group(t, xb, qb, nl, 32, d)) {
             kern_q_iq4_nl(xb, yb, 32 * nl, qb);
             continue;
         }
@@ -1219,7 +1232,7 @@ static void q_iq4_nl(const float *restrict x, void *restrict dst, int64_t n, con
                                                  _mm512_set1_ps(1.0f), dv));
         for (int k = 0; k < nl; k++, yb += 18) {
             put16(yb, dh[k]);
-            iq4_pack32(&t, xb + 32 * k, id[k], yb + 2);
+            iq4_pack32(t, xb + 32 * k, id[k], yb + 2);
         }
     }
 }
@@ -1227,14 +1240,13 @@ static void q_iq4_nl(const float *restrict x, void *restrict dst, int64_t n, con
 static void q_iq4_xs(const float *restrict x, void *restrict dst, int64_t n, const float *imx)
 {
     uint8_t *y = dst;
-    struct iq4_lut t;
-    iq4_lut_init(&t);
+    const struct iq4_lut *t = iq4_lut();
     float sc[16];
     for (int64_t s0 = 0; s0 < n / 256; s0 += 2) {
         const int ns = n / 256 - s0 < 2 ? 1 : 2;
         const float *xb = x + 256 * s0, *qb = imx ? imx + 256 * s0 : NULL;
         uint8_t *yb = y + 136 * s0;
-        if (!iq4_group(&t, xb, qb, 8 * ns, 256, sc)) {
+        if (!iq4_group(t, xb, qb, 8 * ns, 256, sc)) {
             kern_q_iq4_xs(xb, yb, 256 * ns, qb);
             continue;
         }
@@ -1257,7 +1269,7 @@ static void q_iq4_xs(const float *restrict x, void *restrict dst, int64_t n, con
                 int l = kern_nearest_int(id * scales[g]);
                 l = l < -32 ? -32 : l > 31 ? 31 : l;
                 const float dl = dd * (float)l;
-                iq4_pack32(&t, xs + 32 * g, dl != 0.0f ? 1 / dl : 0.0f, yb + 8 + 16 * g);
+                iq4_pack32(t, xs + 32 * g, dl != 0.0f ? 1 / dl : 0.0f, yb + 8 + 16 * g);
                 const unsigned ls = (unsigned)(l + 32);
                 yb[4 + g / 2] |= (uint8_t)((ls & 0xf) << (4 * (g % 2)));
                 sh |= (ls >> 4) << (2 * g);
