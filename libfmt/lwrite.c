@@ -935,8 +935,8 @@ int qf_lwrite_plan_new(struct qf_model *m, const struct qf_lwrite_opts *o,
         qf_lwrite_plan_free(p);
         return rc;
     }
-    /* group size: asked, else the input layout's, else 128; a GPTQ input re-encoded as GPTQ
-     * also keeps its bits and symmetry unless asked otherwise */
+    /* group size: asked, else the input layout's, else 128; a GPTQ (or compressed-tensors
+     * int) input re-encoded as GPTQ also keeps its bits and symmetry unless asked otherwise */
     p->G = o->group_size;
     for (size_t i = 0; i < qf_layout_n_tensors(p->l); i++) {
         const struct qf_ltensor *t = qf_layout_tensor(p->l, i);
@@ -945,13 +945,17 @@ int qf_lwrite_plan_new(struct qf_model *m, const struct qf_lwrite_opts *o,
         if (p->G == 0)
             p->G = (uint64_t)t->group_size == t->shape[1] && t->group_size != 128
                        ? -1 : t->group_size;
-        if (t->family == QF_LAYOUT_GPTQ && !strcmp(mod->name, "gptq")) {
+        /* compressed-tensors int codes are GPTQ's (transposed): kept likewise */
+        const int keep = t->family == QF_LAYOUT_GPTQ ||
+                         (t->family == QF_LAYOUT_CT_PACK && (t->bits == 2 || t->bits == 4 ||
+                                                             t->bits == 8));
+        if (keep && !strcmp(mod->name, "gptq")) {
             if (!o->bits)
                 p->bits = t->bits;
             if (o->sym < 0)
                 p->sym = t->sym;
         }
-        if (t->family != QF_LAYOUT_GPTQ && !strcmp(mod->name, "gptq") && o->sym < 0)
+        if (!keep && !strcmp(mod->name, "gptq") && o->sym < 0)
             p->sym = 0; /* AWQ codes are asymmetric: GPTQ holds them as they are */
         break;
     }
