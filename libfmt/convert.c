@@ -23,6 +23,8 @@
 #include <strings.h>
 
 #include "qf_int.h"
+#include "convert_layout_int.h"
+#include "qf/layout.h"
 
 #define DEFAULT_CHUNK_ELEMS (1u << 20)
 #define MAX_TOKENIZER_BYTES (64u << 20)
@@ -377,6 +379,9 @@ struct pextra {
     int perm_inverse;       /* GGUF -> HF direction */
     const float *imat;      /* importance per column (n_imat vectors of ne0) or NULL */
     uint64_t n_imat;
+    const struct qf_ltensor *lt; /* a quantized layer of the input's layout (GPTQ, AWQ, ...):
+                                    decoded by qf_layout_dequantize, or repacked */
+    int repack;             /* QFI_CL_*: its blocks made from its codes (convert_layout.c) */
 };
 
 struct qf_convert_plan {
@@ -396,6 +401,7 @@ struct qf_convert_plan {
     unsigned flags;
     int ftype_written;
     uint64_t file_size, header_size, data_bytes, nelem;
+    struct qf_layout *l;     /* the input's quantized layout, NULL if it has none */
 };
 
 static void *keep(struct qf_convert_plan *p, void *mem)
@@ -1539,6 +1545,18 @@ int qf_convert_plan_new(struct qf_model *m, const struct qf_convert_opts *opts,
     struct qf_arch arch;
     qf_arch_from_model(m, &arch);
     int hf = 0, permute = 0;
+    /* a quantized layout (GPTQ, AWQ, ...): its layers are items of their logical shape */
+    if (!in_gguf && qf_layout_scan(m, 0, &p->l, NULL) == QF_OK) {
+        size_t nl = 0;
+        for (size_t i = 0; i < qf_layout_n_tensors(p->l); i++)
+            nl += qf_layout_tensor(p->l, i)->family != QF_LAYOUT_PLAIN;
+        if (!nl) {
+            qf_layout_free(p->l);
+            p->l = NULL;
+        }
+    } else if (!in_gguf) {
+        p->l = NULL;
+    }
     if (!in_gguf) {
         hf = strcmp(arch.source, "config.json") == 0;
         if (hf) {
@@ -1551,7 +1569,7 @@ int qf_convert_plan_new(struct qf_model *m, const struct qf_convert_opts *opts,
                 goto fail;
             }
             permute = strcmp(arch.name, "llama") == 0;
-            for (size_t i = 0; i < qf_model_n_kv(m); i++) {
+            for (size_t i = 0; !p->l && i < qf_model_n_kv(m); i++) {
                 const struct qf_kv *kv = qf_model_kv(m, i);
                 if (strcmp(kv->origin, "config.json") == 0 && kv->key.len >= 20 &&
                     memcmp(kv->key.ptr, "quantization_config.", 20) == 0) {
@@ -1605,18 +1623,26 @@ int qf_convert_plan_new(struct qf_model *m, const struct qf_convert_opts *opts,
         goto fail;
     }
     size_t n = 0;
-    for (size_t i = 0; i < nt; i++) {
-        const struct qf_tensor *t = qf_model_tensor(m, i);
+    const size_t nsrc = p->l ? qf_layout_n_tensors(p->l) : nt;
+    for (size_t i = 0; i < nsrc; i++) {
+        const struct qf_ltensor *lt = p->l ? qf_layout_tensor(p->l, i) : NULL;
+        const struct qf_tensor *t =
+            !lt ? qf_model_tensor(m, i)
+                : lt->parts[lt->family == QF_LAYOUT_PLAIN ? 0 : QF_LPART_QWEIGHT];
+        if (lt && lt->family == QF_LAYOUT_PLAIN)
+            lt = NULL;
+        const char *tname = lt ? lt->name : t->name;
+        const size_t tlen = lt ? strlen(lt->name) : t->name_len;
         char buf[QFI_MAX_NAME + 64];
-        const char *g = t->name;
+        const char *g = tname;
         if (hf) {
-            int r = qf_arch_gguf_tensor_name(t->name, buf, sizeof buf);
+            int r = qf_arch_gguf_tensor_name(tname, buf, sizeof buf);
             if (r < 0) {
-                if (hf_dropped(t->name))
+                if (hf_dropped(tname))
                     continue;
                 rc = qfi_error(err, QF_EUNSUPPORTED, 0, NULL, -1,
                                "cannot map tensor '%s' to a GGUF name",
-                               qfi_quote(q, sizeof q, t->name, t->name_len));
+                               qfi_quote(q, sizeof q, tname, tlen));
                 goto fail;
             }
             g = buf;
@@ -1624,7 +1650,7 @@ int qf_convert_plan_new(struct qf_model *m, const struct qf_convert_opts *opts,
         if (t->n_dims > 4 && out_gguf) {
             rc = qfi_error(err, QF_EUNSUPPORTED, 0, NULL, -1,
                            "tensor '%s' has %d dimensions (GGUF holds at most 4)",
-                           qfi_quote(q, sizeof q, t->name, t->name_len), t->n_dims);
+                           qfi_quote(q, sizeof q, tname, tlen), t->n_dims);
             goto fail;
         }
         names[n] = pstrndup(p, g, strlen(g));
@@ -1640,6 +1666,13 @@ int qf_convert_plan_new(struct qf_model *m, const struct qf_convert_opts *opts,
         it->nelem = t->nelem;
         it->name = names[n];
         p->ex[n].src_index = i;
+        if (lt) { /* decoded values of the layer's logical shape */
+            it->src_type = QF_TYPE_F32;
+            it->n_dims = lt->n_dims;
+            memcpy(it->shape, lt->shape, sizeof it->shape);
+            it->nelem = lt->nelem;
+            p->ex[n].lt = lt;
+        }
         if (permute && (is_layer_part(g, "attn_q") || is_layer_part(g, "attn_k"))) {
             p->ex[n].perm_heads = (int)(is_layer_part(g, "attn_q") ? arch.n_head : arch.n_head_kv);
             if (p->ex[n].perm_heads <= 0) {
@@ -1776,6 +1809,10 @@ int qf_convert_plan_new(struct qf_model *m, const struct qf_convert_opts *opts,
         it->type = t;
         it->how = how;
         it->path = (t == it->src_type) ? QF_CONVERT_COPY : QF_CONVERT_REQUANTIZE;
+        if (p->ex[i].lt) { /* a layout's layer: decoded (or repacked), never copied */
+            it->path = QF_CONVERT_REQUANTIZE;
+            p->ex[i].repack = qfi_cl_repack_kind(m, p->ex[i].lt, t);
+        }
         if (it->path == QF_CONVERT_REQUANTIZE &&
             (!qf_type_can_dequantize(it->src_type) || !qf_type_can_quantize(t))) {
             rc = qfi_error(err, QF_EUNSUPPORTED, 0, NULL, -1,
@@ -1783,7 +1820,8 @@ int qf_convert_plan_new(struct qf_model *m, const struct qf_convert_opts *opts,
                            qf_type_name(it->src_type), qf_type_name(t));
             goto fail;
         }
-        it->lossy = it->path == QF_CONVERT_REQUANTIZE && t != QF_TYPE_F32;
+        it->lossy = it->path == QF_CONVERT_REQUANTIZE && t != QF_TYPE_F32 &&
+                    p->ex[i].repack != QFI_CL_Q4_0 && p->ex[i].repack != QFI_CL_Q8_0;
         if (p->ex[i].perm_heads) {
             uint64_t rows = it->shape[0];
             uint64_t h = (uint64_t)p->ex[i].perm_heads;
@@ -1975,6 +2013,7 @@ void qf_convert_plan_free(struct qf_convert_plan *p)
     free(p->kv);
     free(p->items);
     free(p->ex);
+    qf_layout_free(p->l);
     free(p->order);
     free(p);
 }
@@ -2134,6 +2173,8 @@ static uint64_t rows_per_chunk(const struct exec *x, const struct qf_convert_ite
 {
     uint64_t ne0 = item_ne0(it);
     uint64_t r = ne0 ? x->chunk_elems / ne0 : 1;
+    if (x->p->ex[it - x->p->items].repack) /* whole words of output channels */
+        r = (r + 7) / 8 * 8;
     return r ? r : 1;
 }
 
@@ -2183,6 +2224,45 @@ static int read_rows(struct exec *x, const struct qf_convert_item *it, const str
     return QF_OK;
 }
 
+/* Source row (output channel) of output row r of item it. */
+static uint64_t src_row(const struct qf_convert_item *it, const struct pextra *ex, uint64_t r)
+{
+    return ex->perm_heads ? perm_src(r, it->shape[0], (uint64_t)ex->perm_heads, ex->perm_inverse)
+                          : r;
+}
+
+/* Decoded values of output rows [r0, r0 + nr) of a layout's layer. */
+static int layout_rows(struct exec *x, const struct qf_convert_item *it, const struct pextra *ex,
+                       uint64_t r0, uint64_t nr, float *f, struct qf_error *err)
+{
+    struct qf_convert_plan *p = x->p;
+    if (!ex->perm_heads)
+        return qf_layout_dequantize(p->m, p->l, ex->lt, r0, nr, f, err);
+    const uint64_t ne0 = item_ne0(it);
+    for (uint64_t r = 0; r < nr; r++) {
+        int rc = qf_layout_dequantize(p->m, p->l, ex->lt, src_row(it, ex, r0 + r), 1,
+                                      f + r * ne0, err);
+        if (rc)
+            return rc;
+    }
+    return QF_OK;
+}
+
+/* Blocks of output rows [r0, r0 + nr) of a layout's layer made from its codes. */
+static int repack_rows(struct exec *x, const struct qf_convert_item *it,
+                       const struct pextra *ex, uint64_t r0, uint64_t nr, uint8_t *out,
+                       struct qf_error *err)
+{
+    uint64_t *cols = malloc((size_t)(nr ? nr : 1) * sizeof *cols);
+    if (!cols)
+        return qfi_error(err, QF_ENOMEM, ENOMEM, NULL, -1, "out of memory");
+    for (uint64_t r = 0; r < nr; r++)
+        cols[r] = src_row(it, ex, r0 + r);
+    int rc = qfi_cl_repack_rows(x->p->m, ex->lt, ex->repack, cols, nr, out, err);
+    free(cols);
+    return rc;
+}
+
 /* Convert chunk seq into slot s. */
 static void process(struct exec *x, uint64_t seq, struct slot *s, struct wbufs *b)
 {
@@ -2223,12 +2303,13 @@ static void process(struct exec *x, uint64_t seq, struct slot *s, struct wbufs *
         s->rc = read_rows(x, it, ex, r0, nr, s->buf, &s->err);
         return;
     }
-    int rc = read_rows(x, it, ex, r0, nr, b->raw, &s->err);
+    int rc = ex->lt ? layout_rows(x, it, ex, r0, nr, b->f, &s->err)
+                    : read_rows(x, it, ex, r0, nr, b->raw, &s->err);
     if (rc) {
         s->rc = rc;
         return;
     }
-    rc = qf_dequantize(it->src_type, b->raw, b->f, nel);
+    rc = ex->lt ? QF_OK : qf_dequantize(it->src_type, b->raw, b->f, nel);
     if (rc) {
         s->rc = qfi_error(&s->err, rc, 0, NULL, -1, "tensor '%s': cannot decode %s data",
                           it->name, qf_type_name(it->src_type));
@@ -2240,7 +2321,11 @@ static void process(struct exec *x, uint64_t seq, struct slot *s, struct wbufs *
     /* quantize, expert by expert where an importance matrix has one vector per expert */
     const uint64_t orb = row_bytes(it->type, ne0);
     const uint64_t rows_per_mat = it->n_dims >= 2 ? it->shape[it->n_dims - 2] : 1;
-    uint64_t r = 0;
+    uint64_t r = ex->repack ? nr : 0;
+    if (ex->repack && (rc = repack_rows(x, it, ex, r0, nr, s->buf, &s->err))) {
+        s->rc = rc;
+        return;
+    }
     while (r < nr) {
         uint64_t mat = (r0 + r) / rows_per_mat;
         uint64_t end = ex->n_imat > 1 ? (mat + 1) * rows_per_mat - r0 : nr;
