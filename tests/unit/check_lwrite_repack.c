@@ -13,6 +13,7 @@
 
 #include "qf/qf.h"
 #include "qf/lwrite.h"
+#include "qf/convert.h"
 #include "layout_int.h"
 #include "repack_int.h"
 
@@ -89,6 +90,41 @@ static void convert(const char *in, const char *outdir, const struct qf_lwrite_o
         ck_assert_int_eq(qf_lwrite_plan_item(p, i)->measured, 0); /* nothing decoded */
     qf_lwrite_plan_free(p);
     qf_model_close(m);
+}
+
+/* qf_convert of a checkpoint to GGUF `type` (small chunks, two threads); the number of lossy
+ * items whose name is one of want[0..nw) */
+static int to_gguf(const char *in, const char *out, int type, const char *const *want, int nw)
+{
+    struct qf_error e;
+    struct qf_model *m;
+    struct qf_convert_plan *p;
+    ck_assert_msg(qf_model_open(in, NULL, 0, &m, &e) == QF_OK, "%s", e.msg);
+    struct qf_convert_opts o;
+    qf_convert_opts_init(&o);
+    o.ftype = -1;
+    o.type = type;
+    ck_assert_msg(qf_convert_plan_new(m, &o, &p, &e) == QF_OK, "%s", e.msg);
+    struct qf_convert_run_opts ro;
+    memset(&ro, 0, sizeof ro);
+    ro.threads = 2;
+    ro.chunk_elems = 1000; /* several chunks per layer, not whole words of rows */
+    ro.no_fsync = 1;
+    ck_assert_msg(qf_convert_run(p, out, &ro, &e) == QF_OK, "%s", e.msg);
+    int nl = 0, found = 0;
+    for (size_t i = 0; i < qf_convert_plan_n_items(p); i++) {
+        const struct qf_convert_item *it = qf_convert_plan_item(p, i);
+        for (int k = 0; k < nw; k++)
+            if (!strcmp(it->name, want[k])) {
+                found++;
+                nl += it->lossy;
+                ck_assert_int_eq(it->type, type);
+            }
+    }
+    ck_assert_int_eq(found, nw);
+    qf_convert_plan_free(p);
+    qf_model_close(m);
+    return nl;
 }
 
 /* ---------------------------------------------------------------------------------------
@@ -254,6 +290,23 @@ START_TEST(gguf_to_gptq)
         free(sc);
         free(gi);
     }
+    /* GGUF -> GPTQ -> GGUF (qf_convert): the same blocks, made from the codes, not measured */
+    char back[600];
+    snprintf(back, sizeof back, "%s/back.gguf", tmpdir);
+    const char *const lw[] = {"blk.0.attn_q.weight", "blk.0.ffn_down.weight"};
+    ck_assert_int_eq(to_gguf(st, back, c->type, lw, 2), 0);
+    struct qf_model *g;
+    ck_assert_msg(qf_model_open(back, NULL, 0, &g, &e) == QF_OK, "%s", e.msg);
+    for (int k = 0; k < 2; k++) {
+        const struct qf_tensor *t1, *t2;
+        uint8_t *x = bytes_of(a, lw[k], &t1), *y = bytes_of(g, lw[k], &t2);
+        ck_assert_int_eq(t2->type, c->type);
+        ck_assert_uint_eq(t2->nbytes, t1->nbytes);
+        ck_assert_int_eq(memcmp(x, y, t1->nbytes), 0);
+        free(x);
+        free(y);
+    }
+    qf_model_close(g);
     /* the norm passes through */
     const struct qf_ltensor *nt = qf_layout_find(lb, "blk.0.attn_norm.weight");
     ck_assert_ptr_nonnull(nt);
@@ -432,6 +485,85 @@ START_TEST(ct_auto_format_encoded)
 }
 END_TEST
 
+/* ---------------------------------------------------------------------------------------
+ * GPTQ / AWQ checkpoints -> GGUF Q4_0 / Q4_1 (qf_convert) */
+struct qcase {
+    const char *dir;
+    int type, exact; /* exact: decoded values bit for bit (Q4_0; Q4_1 of zero points 8) */
+};
+static const struct qcase qcases[] = {
+    {"st-gptq-b4-g128-sym", QF_TYPE_Q4_0, 1},
+    {"st-gptq-b4-g128-sym", QF_TYPE_Q4_1, 1}, /* m = -8 * scale: exact in f16 */
+    {"st-gptq-b4-g128-asym", QF_TYPE_Q4_1, 0},
+    {"st-awq-gemm-b4-g128", QF_TYPE_Q4_1, 0},
+};
+
+static float f16_value(const uint8_t *p)
+{
+    float f;
+    uint16_t h = (uint16_t)(p[0] | p[1] << 8);
+    qf_dequantize(QF_TYPE_F16, &h, &f, 1);
+    return f;
+}
+
+START_TEST(gptq_to_gguf)
+{
+    const struct qcase *c = &qcases[_i];
+    struct qf_error e;
+    char in[256], out[512];
+    mk_tmp();
+    snprintf(in, sizeof in, "fixtures/%s/model.safetensors", c->dir);
+    snprintf(out, sizeof out, "%s/o.gguf", tmpdir);
+    const char *const lw[] = {"model.layers.0.mlp.down_proj.weight",
+                              "model.layers.0.self_attn.k_proj.weight"};
+    ck_assert_int_eq(to_gguf(in, out, c->type, lw, 2), c->type == QF_TYPE_Q4_1 ? 2 : 0);
+    struct qf_model *a, *g;
+    struct qf_layout *la;
+    ck_assert_msg(qf_model_open(in, NULL, 0, &a, &e) == QF_OK, "%s", e.msg);
+    ck_assert_msg(qf_model_open(out, NULL, 0, &g, &e) == QF_OK, "%s", e.msg);
+    ck_assert_msg(qf_layout_scan(a, 0, &la, &e) == QF_OK, "%s", e.msg);
+    for (int k = 0; k < 2; k++) {
+        const struct qf_ltensor *lt = qf_layout_find(la, lw[k]);
+        ck_assert_ptr_nonnull(lt);
+        const uint64_t n = lt->nelem, bs = c->type == QF_TYPE_Q4_0 ? 18 : 20;
+        float *want = decoded(a, la, lw[k]), *got = malloc(n * sizeof *got);
+        const struct qf_tensor *t;
+        uint8_t *blk = bytes_of(g, lw[k], &t);
+        ck_assert_uint_eq(t->shape[0], lt->shape[0]);
+        ck_assert_uint_eq(t->shape[1], lt->shape[1]);
+        ck_assert_int_eq(qf_dequantize(c->type, blk, got, n), QF_OK);
+        double mx = 0;
+        for (uint64_t j = 0; j < n; j++) {
+            if (c->exact) {
+                ck_assert_msg(memcmp(&got[j], &want[j], 4) == 0, "%s [%llu]: %g != %g", lw[k],
+                              (unsigned long long)j, got[j], want[j]);
+                continue;
+            }
+            /* Q4_1: d = scale and the codes exact; m = f16(-scale * zero) off by at most half
+             * an f16 ulp (2^-11 relative), plus the f32 rounding of both sides and, for AWQ,
+             * the f16 rounding of AutoAWQ's decoded value (awq.c) */
+            float m = f16_value(blk + bs * (j / 32) + 2);
+            double d = fabs((double)got[j] - (double)want[j]);
+            double bound = ldexp(fabs(m), -11) * 1.001 + 1e-6 * (fabs(want[j]) + fabs(m));
+            if (lt->family == QF_LAYOUT_AWQ_GEMM)
+                bound += ldexp(fabs(want[j]), -11) * 1.001;
+            ck_assert_msg(d <= bound, "%s [%llu]: error %g over %g", lw[k],
+                          (unsigned long long)j, d, bound);
+            mx = d > mx ? d : mx;
+        }
+        if (!c->exact)
+            ck_assert_msg(mx > 0, "%s: m rounding never met", lw[k]); /* not the trivial case */
+        free(want);
+        free(got);
+        free(blk);
+    }
+    qf_layout_free(la);
+    qf_model_close(a);
+    qf_model_close(g);
+    rm_tree(tmpdir);
+}
+END_TEST
+
 Suite *suite_lwrite_repack(void)
 {
     Suite *s = suite_create("lwrite_repack");
@@ -441,6 +573,7 @@ Suite *suite_lwrite_repack(void)
     tcase_add_test(tc, gguf_other_scheme_encoded);
     tcase_add_loop_test(tc, ct_to_gptq, 0, (int)(sizeof ccases / sizeof ccases[0]));
     tcase_add_test(tc, ct_auto_format_encoded);
+    tcase_add_loop_test(tc, gptq_to_gguf, 0, (int)(sizeof qcases / sizeof qcases[0]));
     suite_add_tcase(s, tc);
     return s;
 }
