@@ -1950,8 +1950,8 @@ int main(int argc, char **argv)
         for (size_t k = 0; qf_model_warning(r.m, k); k++)
             cli_warn("%s", qf_model_warning(r.m, k));
         if (r.quantized_layout && !o.raw) {
-            /* a layout the library cannot read falls back to the physical view; a label
-             * mismatch already says why (exit 1) */
+            /* a layout the library cannot read falls back to the physical view (a method it
+             * does not know: a note; inconsistent parts: trouble) */
             qf_error_clear(&err);
             int lrc = qf_layout_scan(r.m, 0, &r.lay, &err);
             if (lrc != QF_OK) {
@@ -1959,8 +1959,10 @@ int main(int argc, char **argv)
                 if (lrc == QF_EUNSUPPORTED) {
                     cli_info(3, "%s (listing physical tensors)", err.msg);
                 } else if (r.lab.status != 2) {
-                    cli_warn("%s (listing physical tensors)", err.msg);
-                    mismatch = 1;
+                    /* malformed (exit 2); a config that declares other bits or groups than
+                     * the tensors have is the label mismatch reported below (exit 1) */
+                    cli_error("%s (listing physical tensors)", err.msg);
+                    trouble = 1;
                 }
             } else {
                 for (size_t k = 0; qf_layout_warning(r.lay, k); k++)
