@@ -18,39 +18,7 @@ Suite *suite_lwrite(void);
 
 /* ---------------------------------------------------------------------------------------
  * Helpers */
-static char tmpdir[256];
-
-static void mk_tmp(void)
-{
-    snprintf(tmpdir, sizeof tmpdir, "%s/qf-lwrite-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
-}
-
-static void rm_tree(const char *dir)
-{
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    ck_assert_int_eq(system(cmd), 0);
-}
-
-static uint32_t le32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-/* a whole tensor's bytes (malloc'd) */
-static uint8_t *read_all(struct qf_model *m, const char *name, const struct qf_tensor **tp)
-{
-    struct qf_error e;
-    const struct qf_tensor *t = qf_model_find_tensor(m, name);
-    ck_assert_msg(t != NULL, "no tensor %s", name);
-    uint8_t *b = malloc(t->nbytes ? t->nbytes : 1);
-    ck_assert_ptr_nonnull(b);
-    ck_assert_int_eq(qf_model_read(m, t, 0, b, (size_t)t->nbytes, &e), QF_OK);
-    if (tp)
-        *tp = t;
-    return b;
-}
+#include "lw_tmp.h"
 
 static float *read_f32(struct qf_model *m, const char *name, uint64_t *n)
 {

@@ -15,43 +15,11 @@
 #include "qf/lwrite.h"
 #include "qf/convert.h"
 #include "layout_int.h"
+#include "lw_tmp.h"
 #include "repack_int.h"
 
 Suite *suite_lwrite_repack(void);
 
-static char tmpdir[256];
-
-static void mk_tmp(void)
-{
-    snprintf(tmpdir, sizeof tmpdir, "%s/qf-lwrp-XXXXXX",
-             getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
-}
-
-static void rm_tree(const char *dir)
-{
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    ck_assert_int_eq(system(cmd), 0);
-}
-
-static uint32_t le32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint8_t *bytes_of(struct qf_model *m, const char *name, const struct qf_tensor **tp)
-{
-    struct qf_error e;
-    const struct qf_tensor *t = qf_model_find_tensor(m, name);
-    ck_assert_msg(t != NULL, "no tensor %s", name);
-    uint8_t *b = malloc(t->nbytes ? t->nbytes : 1);
-    ck_assert_ptr_nonnull(b);
-    ck_assert_int_eq(qf_model_read(m, t, 0, b, (size_t)t->nbytes, &e), QF_OK);
-    if (tp)
-        *tp = t;
-    return b;
-}
 
 static float *decoded(struct qf_model *m, const struct qf_layout *l, const char *name)
 {
@@ -253,13 +221,13 @@ START_TEST(gguf_to_gptq)
         free(fb);
         /* the words: qweight [I*b/32, O], column 0 holds row 0 */
         snprintf(nm, sizeof nm, "%s.qweight", glayer[k]);
-        uint8_t *qw = bytes_of(b, nm, NULL);
+        uint8_t *qw = read_all(b, nm, NULL);
         snprintf(nm, sizeof nm, "%s.qzeros", glayer[k]);
-        uint8_t *qz = bytes_of(b, nm, NULL);
+        uint8_t *qz = read_all(b, nm, NULL);
         snprintf(nm, sizeof nm, "%s.scales", glayer[k]);
-        uint8_t *sc = bytes_of(b, nm, NULL);
+        uint8_t *sc = read_all(b, nm, NULL);
         snprintf(nm, sizeof nm, "%s.g_idx", glayer[k]);
-        uint8_t *gi = bytes_of(b, nm, NULL);
+        uint8_t *gi = read_all(b, nm, NULL);
         if (c->bits == 4) {
             ck_assert_uint_eq(le32(qw + 0 * 4 * O), 0x76543210u);
             ck_assert_uint_eq(le32(qw + 1 * 4 * O), 0xFEDCBA98u);
@@ -275,7 +243,7 @@ START_TEST(gguf_to_gptq)
         /* and back: the GGUF blocks byte for byte */
         snprintf(nm, sizeof nm, "%s.weight", glayer[k]);
         const struct qf_tensor *bt;
-        uint8_t *blk = bytes_of(a, nm, &bt);
+        uint8_t *blk = read_all(a, nm, &bt);
         uint8_t *back = malloc(bt->nbytes);
         int zf = v1 ? QFI_GPTQ_V1 : QFI_GPTQ_V2;
         int rc = c->bits == 4 ? qfi_repack_gptq_to_q4_0(I, O, 32, zf, gi, qw, qz, sc, back, &e)
@@ -299,7 +267,7 @@ START_TEST(gguf_to_gptq)
     ck_assert_msg(qf_model_open(back, NULL, 0, &g, &e) == QF_OK, "%s", e.msg);
     for (int k = 0; k < 2; k++) {
         const struct qf_tensor *t1, *t2;
-        uint8_t *x = bytes_of(a, lw[k], &t1), *y = bytes_of(g, lw[k], &t2);
+        uint8_t *x = read_all(a, lw[k], &t1), *y = read_all(g, lw[k], &t2);
         ck_assert_int_eq(t2->type, c->type);
         ck_assert_uint_eq(t2->nbytes, t1->nbytes);
         ck_assert_int_eq(memcmp(x, y, t1->nbytes), 0);
@@ -412,7 +380,7 @@ START_TEST(ct_to_gptq)
         float *fa = decoded(a, la, nm), *fb = decoded(b, lb, nm);
         snprintf(nm, sizeof nm, "%s.weight.dequant", clayer[k]);
         const struct qf_tensor *rt;
-        uint8_t *rb = bytes_of(r, nm, &rt);
+        uint8_t *rb = read_all(r, nm, &rt);
         float *fr = malloc(n * sizeof *fr);
         ck_assert_int_eq(qf_dequantize(rt->type, rb, fr, n), QF_OK);
         /* GPTQ's f32 (q - z) * scale is exact (small integer times an f16 scale); rounded to
@@ -433,9 +401,9 @@ START_TEST(ct_to_gptq)
         /* and back (qfi_gptq_v2_to_ct): weight_packed and weight_zero_point byte for byte */
         const uint64_t pk = 32u / (unsigned)c->bits, ng = I / (uint64_t)ta->group_size;
         snprintf(nm, sizeof nm, "%s.qweight", clayer[k]);
-        uint8_t *qw = bytes_of(b, nm, NULL);
+        uint8_t *qw = read_all(b, nm, NULL);
         snprintf(nm, sizeof nm, "%s.qzeros", clayer[k]);
-        uint8_t *qz = bytes_of(b, nm, NULL);
+        uint8_t *qz = read_all(b, nm, NULL);
         uint32_t *w = malloc(4 * (I / pk) * O), *z = malloc(4 * ng * (O / pk));
         uint32_t *pw = malloc(4 * (I / pk) * O), *pz = malloc(4 * ng * (O / pk));
         for (uint64_t j = 0; j < (I / pk) * O; j++)
@@ -444,13 +412,13 @@ START_TEST(ct_to_gptq)
             z[j] = le32(qz + 4 * j);
         ck_assert_int_eq(qfi_gptq_v2_to_ct(w, z, O, I, ng, c->bits, ta->sym, pw, pz), QF_OK);
         snprintf(nm, sizeof nm, "%s.weight_packed", clayer[k]);
-        uint8_t *ip = bytes_of(a, nm, NULL);
+        uint8_t *ip = read_all(a, nm, NULL);
         for (uint64_t j = 0; j < (I / pk) * O; j++)
             ck_assert_uint_eq(pw[j], le32(ip + 4 * j));
         free(ip);
         if (!ta->sym) {
             snprintf(nm, sizeof nm, "%s.weight_zero_point", clayer[k]);
-            uint8_t *iz = bytes_of(a, nm, NULL);
+            uint8_t *iz = read_all(a, nm, NULL);
             for (uint64_t j = 0; j < ng * (O / pk); j++)
                 ck_assert_uint_eq(pz[j], le32(iz + 4 * j));
             free(iz);
@@ -528,7 +496,7 @@ START_TEST(gptq_to_gguf)
         const uint64_t n = lt->nelem, bs = c->type == QF_TYPE_Q4_0 ? 18 : 20;
         float *want = decoded(a, la, lw[k]), *got = malloc(n * sizeof *got);
         const struct qf_tensor *t;
-        uint8_t *blk = bytes_of(g, lw[k], &t);
+        uint8_t *blk = read_all(g, lw[k], &t);
         ck_assert_uint_eq(t->shape[0], lt->shape[0]);
         ck_assert_uint_eq(t->shape[1], lt->shape[1]);
         ck_assert_int_eq(qf_dequantize(c->type, blk, got, n), QF_OK);
