@@ -270,6 +270,28 @@ int qfi_mlx_scan(struct qf_model *m, struct qf_layout *l, const struct qfi_qcfg 
                 return rc;
         }
     }
+    /* parts left over: biases whose layer has no scales, or (with an MLX config) a packed U32
+     * weight without scales, are a layer missing a part, not plain tensors */
+    for (size_t i = 0; i < n; i++) {
+        const struct qf_tensor *t = qf_model_tensor(m, i);
+        if (l->claimed[i])
+            continue;
+        const char *sfx = NULL;
+        if (t->name_len > 7 && !strcmp(t->name + t->name_len - 7, ".biases"))
+            sfx = ".biases";
+        else if (have_cfg && t->type == QF_TYPE_U32 && t->n_dims == 2 && t->name_len > 7 &&
+                 !strcmp(t->name + t->name_len - 7, ".weight"))
+            sfx = ".weight";
+        if (!sfx)
+            continue;
+        char nm[QFI_MAX_NAME + 16];
+        snprintf(nm, sizeof nm, "%.*s.scales", (int)(t->name_len - strlen(sfx)), t->name);
+        if (qf_model_find_tensor(m, nm))
+            continue; /* a layer its config leaves unquantized */
+        return qfi_error(err, QF_EFORMAT, 0, fpath(m, t), (int64_t)t->offset,
+                         "MLX layer '%.*s': '%s' without its '.scales' tensor",
+                         (int)(t->name_len - strlen(sfx)), t->name, t->name);
+    }
     return QF_OK;
 }
 

@@ -1958,10 +1958,10 @@ int main(int argc, char **argv)
                 r.lay = NULL;
                 if (lrc == QF_EUNSUPPORTED) {
                     cli_info(3, "%s (listing physical tensors)", err.msg);
-                } else if (r.lab.status != 2) {
-                    /* malformed (exit 2); a config that declares other bits or groups than
-                     * the tensors have is the label mismatch reported below (exit 1) */
-                    cli_error("%s (listing physical tensors)", err.msg);
+                } else {
+                    /* malformed (exit 2), also when the label mismatch below explains it */
+                    if (r.lab.status != 2)
+                        cli_error("%s (listing physical tensors)", err.msg);
                     trouble = 1;
                 }
             } else {

@@ -1,4 +1,4 @@
-# quantization_config says 8 bits, the qzeros/scales shapes say 4: status 1. The original
+# quantization_config says 8 bits, the qzeros/scales shapes say 4: the checkpoint is malformed (status 2). The original
 # checkpoint agrees.
 cd "$FIX" || exit 9
 qinspect st-gptq-b4-g128-sym qinspect/gptq-bits8 >"$OLDPWD/out"; st=$?
