@@ -101,6 +101,7 @@ struct qf_lwrite_plan {
     size_t n_notes, cap_notes;
     char scheme[96];
     char *skipped;        /* AWQ modules_to_not_convert: JSON array text, built at plan time */
+    int stype;            /* compressed-tensors / bitsandbytes / MLX: the scale dtype */
 };
 
 struct lw_mod {
@@ -771,11 +772,280 @@ static json_t *awq_config(const struct qf_lwrite_plan *p)
     return c;
 }
 
+/* ---------------------------------------------------------------------------------------
+ * Helpers of the layouts below */
+
+/* n floats (already values of type) as F16 / BF16 / F32 little-endian bytes */
+static int write_vals(struct qf_writer *w, int type, const float *v, uint64_t n,
+                      struct qf_error *err)
+{
+    uint8_t buf[1 << 14];
+    const unsigned sz = type == QF_TYPE_F32 ? 4u : 2u;
+    for (uint64_t k = 0; k < n;) {
+        uint64_t m = n - k < sizeof buf / sz ? n - k : sizeof buf / sz;
+        for (uint64_t i = 0; i < m; i++) {
+            float x = v[k + i];
+            uint32_t bits;
+            memcpy(&bits, &x, 4);
+            if (type == QF_TYPE_F32)
+                qfi_store_le32(buf + 4 * i, bits);
+            else if (type == QF_TYPE_BF16)
+                qfi_store_le16(buf + 2 * i, (uint16_t)(bits >> 16) /* x is a bf16 value */);
+            else
+                qfi_store_le16(buf + 2 * i, qfi_lw_f16(x));
+        }
+        int rc = qf_writer_write(w, buf, (size_t)(sz * m), err);
+        if (rc)
+            return rc;
+        k += m;
+    }
+    return QF_OK;
+}
+
+/* The dtype of the first layer to be quantized when it is F16, BF16 or F32 (the dtype the
+ * producing tools keep for scales), else F16. */
+static int first_float_type(const struct qf_lwrite_plan *p)
+{
+    for (size_t i = 0; i < qf_layout_n_tensors(p->l); i++) {
+        const struct qf_ltensor *t = qf_layout_tensor(p->l, i);
+        if (t->n_dims != 2 || !t->parts[0])
+            continue;
+        if (t->family == QF_LAYOUT_PLAIN && (t->parts[0]->type == QF_TYPE_BF16 ||
+                                             t->parts[0]->type == QF_TYPE_F32 ||
+                                             t->parts[0]->type == QF_TYPE_F16))
+            return t->parts[0]->type;
+        if (t->family == QF_LAYOUT_PLAIN)
+            continue;
+        const struct qf_tensor *sc = t->parts[QF_LPART_SCALES];
+        if (sc && (sc->type == QF_TYPE_BF16 || sc->type == QF_TYPE_F32))
+            return sc->type;
+        return QF_TYPE_F16;
+    }
+    return QF_TYPE_F16;
+}
+
+/* ---------------------------------------------------------------------------------------
+ * compressed-tensors targets (spec bnb-compressed-mlx.md part B): "ct-int4" / "ct-int8"
+ * pack-quantized (weight_packed I32 [out, ceil(in / (32/b))], weight_scale [out, ngroups],
+ * weight_shape I64 [2], asymmetric: weight_zero_point I32 [ceil(out / (32/b)), ngroups]) and
+ * "ct-fp8" float-quantized (weight F8_E4M3 [out, in], weight_scale [out, 1]). Encoding is
+ * llm-compressor's min/max observer and compressed-tensors' quantize (qfi_ct_minmax_params,
+ * qfi_ct_quantize_rows / qfi_ct_fp8_quantize_rows), every operation rounded to the scale
+ * dtype (the model's dtype: the input's F16 / BF16 / F32); codes and zero points kept as
+ * int8 in L->q / L->zero, scales [out, ngroups] in L->scale. */
+static int ct_is_fp8(const struct qf_lwrite_plan *p) { return !strcmp(p->mod->name, "ct-fp8"); }
+
+static int ct_setup(struct qf_lwrite_plan *p, struct qf_error *err)
+{
+    const int fp8 = ct_is_fp8(p), want = fp8 ? 8 : p->mod->name[6] - '0';
+    if (p->o.bits && p->o.bits != want)
+        return qfi_error(err, QF_EINVAL, 0, NULL, -1, "%s holds %d bits (bits %d)",
+                         p->mod->name, want, p->o.bits);
+    p->bits = want;
+    if (fp8) {
+        if (p->o.group_size && p->o.group_size != -1)
+            return qfi_error(err, QF_EINVAL, 0, NULL, -1,
+                             "ct-fp8 is per output channel (group size -1 only)");
+        if (p->sym == 0)
+            return qfi_error(err, QF_EINVAL, 0, NULL, -1, "ct-fp8 is symmetric only");
+        p->G = -1;
+    }
+    if (p->sym < 0)
+        p->sym = 1; /* llm-compressor's W4A16 / W8A16 / FP8 presets */
+    p->stype = first_float_type(p);
+    return QF_OK;
+}
+
+static const char *ct_fits(const struct qf_lwrite_plan *p, uint64_t out, uint64_t in)
+{
+    (void)out;
+    if (p->G != -1 && in % (uint64_t)p->G)
+        return "the group size does not divide in features";
+    return NULL;
+}
+
+static uint64_t ct_words(const struct qf_lwrite_plan *p, uint64_t n)
+{
+    const uint64_t pk = 32u / (unsigned)p->bits;
+    return (n + pk - 1) / pk;
+}
+
+static uint64_t ct_nbytes(const struct qf_lwrite_plan *p, uint64_t out, uint64_t in)
+{
+    const uint64_t ng = ngroups_of(p, in), ss = p->stype == QF_TYPE_F32 ? 4 : 2;
+    if (ct_is_fp8(p))
+        return out * in + ss * out;
+    return 4 * out * ct_words(p, in) + ss * out * ng + 16 +
+           (p->sym ? 0 : 4 * ct_words(p, out) * ng);
+}
+
+static int ct_declare(const struct qf_lwrite_plan *p, const char *base, uint64_t out,
+                      uint64_t in, struct qf_writer *w, struct qf_error *err)
+{
+    const uint64_t ng = ngroups_of(p, in);
+    if (ct_is_fp8(p)) {
+        int rc = add_tensor2(w, base, ".weight", QF_TYPE_F8_E4M3, out, in, 2, err);
+        return rc ? rc : add_tensor2(w, base, ".weight_scale", p->stype, out, 1, 2, err);
+    }
+    int rc = add_tensor2(w, base, ".weight_packed", QF_TYPE_I32, out, ct_words(p, in), 2, err);
+    rc = rc ? rc : add_tensor2(w, base, ".weight_scale", p->stype, out, ng, 2, err);
+    rc = rc ? rc : add_tensor2(w, base, ".weight_shape", QF_TYPE_I64, 2, 0, 1, err);
+    if (!rc && !p->sym)
+        rc = add_tensor2(w, base, ".weight_zero_point", QF_TYPE_I32, ct_words(p, out), ng, 2,
+                         err);
+    return rc;
+}
+
+static int ct_begin(const struct qf_lwrite_plan *p, struct lw_layer *L, uint64_t chunk_rows)
+{
+    /* FP8: the layer's e4m3 bytes in the words of qw */
+    L->n_qw = ct_is_fp8(p) ? (L->out * L->in + 3) / 4 : L->out * ct_words(p, L->in);
+    L->n_qz = p->sym ? 0 : ct_words(p, L->out) * L->ng;
+    L->qw = calloc(L->n_qw ? L->n_qw : 1, 4);
+    L->qz = calloc(L->n_qz ? L->n_qz : 1, 4);
+    if (!L->qw || !L->qz)
+        return QF_ENOMEM;
+    int rc = begin_common(L, chunk_rows);
+    if (!rc)
+        memset(L->zero, 0, (size_t)(L->ng * L->out) + (L->ng * L->out == 0));
+    return rc;
+}
+
+static void ct_encode(const struct qf_lwrite_plan *p, struct lw_layer *L, const float *w,
+                      uint64_t o0, uint64_t n)
+{
+    const uint64_t G = L->in / L->ng;
+    float *s = L->scale + o0 * L->ng;
+    int8_t *z = (int8_t *)L->zero + o0 * L->ng;
+    if (ct_is_fp8(p)) {
+        qfi_ct_minmax_params(w, n, L->in, G, -448.0f, 448.0f, 1, 0, p->stype, s, z);
+        qfi_ct_fp8_quantize_rows(w, n, L->in, G, p->stype, s, L->q);
+        return;
+    }
+    const float qmin = -(float)(1 << (p->bits - 1)), qmax = (float)((1 << (p->bits - 1)) - 1);
+    qfi_ct_minmax_params(w, n, L->in, G, qmin, qmax, p->sym, 1, p->stype, s, z);
+    qfi_ct_quantize_rows(w, n, L->in, G, p->bits, p->stype, s, p->sym ? NULL : z,
+                         (int8_t *)L->q);
+}
+
+static void ct_pack(const struct qf_lwrite_plan *p, struct lw_layer *L, uint64_t o0, uint64_t n)
+{
+    if (ct_is_fp8(p))
+        memcpy((uint8_t *)L->qw + o0 * L->in, L->q, n * L->in);
+    else
+        qfi_ct_pack_rows((const int8_t *)L->q, n, L->in, p->bits, L->qw + o0 * ct_words(p, L->in));
+}
+
+static void ct_recon(const struct qf_lwrite_plan *p, const struct lw_layer *L, uint64_t o0,
+                     uint64_t n, float *what)
+{
+    /* as compressed-tensors dequantizes: (q - z) * s (FP8: e4m3(q) * s) in the scale dtype */
+    const uint64_t G = L->in / L->ng;
+    float lut[256];
+    if (ct_is_fp8(p))
+        for (int c = 0; c < 256; c++) {
+            uint8_t b = (uint8_t)c;
+            qf_dequantize(QF_TYPE_F8_E4M3, &b, &lut[c], 1);
+        }
+    for (uint64_t r = 0; r < n; r++)
+        for (uint64_t i = 0; i < L->in; i++) {
+            const uint64_t k = (o0 + r) * L->ng + i / G;
+            const float s = L->scale[k];
+            float v = ct_is_fp8(p) ? lut[L->q[r * L->in + i]]
+                                   : (float)((int)((const int8_t *)L->q)[r * L->in + i] -
+                                             (int)((const int8_t *)L->zero)[k]);
+            what[r * L->in + i] = qfi_ct_round(p->stype, v * s);
+        }
+}
+
+static int ct_write(const struct qf_lwrite_plan *p, struct lw_layer *L, struct qf_writer *w,
+                    struct qf_error *err)
+{
+    if (ct_is_fp8(p)) {
+        int rc = qf_writer_write(w, L->qw, (size_t)(L->out * L->in), err);
+        return rc ? rc : write_vals(w, p->stype, L->scale, L->out, err);
+    }
+    int rc = write_words(w, L->qw, L->n_qw, err);
+    rc = rc ? rc : write_vals(w, p->stype, L->scale, L->out * L->ng, err);
+    if (!rc) {
+        uint8_t sh[16];
+        qfi_store_le32(sh, (uint32_t)L->out);
+        qfi_store_le32(sh + 4, (uint32_t)(L->out >> 32));
+        qfi_store_le32(sh + 8, (uint32_t)L->in);
+        qfi_store_le32(sh + 12, (uint32_t)(L->in >> 32));
+        rc = qf_writer_write(w, sh, sizeof sh, err);
+    }
+    if (!rc && !p->sym) {
+        qfi_ct_pack_zeros((const int8_t *)L->zero, L->out, L->ng, p->bits, L->qz);
+        rc = write_words(w, L->qz, L->n_qz, err);
+    }
+    return rc;
+}
+
+/* QuantizationArgs.model_dump() */
+static json_t *ct_args(const struct qf_lwrite_plan *p, int is_float, const char *strategy,
+                       int64_t G, int dynamic, const char *observer)
+{
+    json_t *a = json_object();
+    json_object_set_new(a, "actorder", json_null());
+    json_object_set_new(a, "block_structure", json_null());
+    json_object_set_new(a, "dynamic", json_boolean(dynamic));
+    json_object_set_new(a, "group_size", G > 0 ? json_integer(G) : json_null());
+    json_object_set_new(a, "num_bits", json_integer(p->bits));
+    json_object_set_new(a, "observer", observer ? json_string(observer) : json_null());
+    json_object_set_new(a, "observer_kwargs", json_object());
+    json_object_set_new(a, "strategy", json_string(strategy));
+    json_object_set_new(a, "symmetric", json_boolean(p->sym));
+    json_object_set_new(a, "type", json_string(is_float ? "float" : "int"));
+    return a;
+}
+
+static json_t *ct_config(const struct qf_lwrite_plan *p)
+{
+    /* QuantizationConfig.model_dump() as llm-compressor saves it (fixtures ct-*) */
+    const int fp8 = ct_is_fp8(p);
+    const char *fmt = fp8 ? "float-quantized" : "pack-quantized";
+    json_t *g = json_object(), *groups = json_object(), *c = json_object();
+    json_object_set_new(g, "format", json_string(fmt));
+    /* FP8 is llm-compressor's FP8_DYNAMIC: activations quantized per token at run time */
+    json_object_set_new(g, "input_activations",
+                        fp8 ? ct_args(p, 1, "token", -1, 1, NULL) : json_null());
+    json_object_set_new(g, "output_activations", json_null());
+    json_t *tg = json_array();
+    json_array_append_new(tg, json_string("Linear"));
+    json_object_set_new(g, "targets", tg);
+    json_object_set_new(g, "weights", ct_args(p, fp8, p->G == -1 ? "channel" : "group",
+                                              p->G, 0, "minmax"));
+    json_object_set_new(groups, "group_0", g);
+    json_object_set_new(c, "config_groups", groups);
+    json_object_set_new(c, "format", json_string(fmt));
+    json_object_set_new(c, "global_compression_ratio", json_null());
+    json_t *ign = p->skipped ? json_loads(p->skipped, 0, NULL) : NULL;
+    if (!ign)
+        ign = json_array();
+    json_array_append_new(ign, json_string("lm_head"));
+    json_object_set_new(c, "ignore", ign);
+    json_object_set_new(c, "kv_cache_scheme", json_null());
+    json_object_set_new(c, "quant_method", json_string("compressed-tensors"));
+    json_object_set_new(c, "quantization_status", json_string("compressed"));
+    json_object_set_new(c, "sparsity_config", json_object());
+    json_object_set_new(c, "transform_config", json_object());
+    /* the compressed-tensors release whose files these are laid out as */
+    json_object_set_new(c, "version", json_string("0.12.3.dev23+g52792be0"));
+    return c;
+}
+
 static const struct lw_mod mods[] = {
     {"gptq", gptq_setup, gptq_fits, gptq_nbytes, gptq_declare, gptq_begin, gptq_encode,
      gptq_pack, gptq_recon, gptq_write, gptq_config, "quantize_config.json"},
     {"awq", awq_setup, awq_fits, awq_nbytes, awq_declare, awq_begin, awq_encode, awq_pack,
      awq_recon, awq_write, awq_config, NULL},
+    {"ct-int4", ct_setup, ct_fits, ct_nbytes, ct_declare, ct_begin, ct_encode, ct_pack,
+     ct_recon, ct_write, ct_config, NULL},
+    {"ct-int8", ct_setup, ct_fits, ct_nbytes, ct_declare, ct_begin, ct_encode, ct_pack,
+     ct_recon, ct_write, ct_config, NULL},
+    {"ct-fp8", ct_setup, ct_fits, ct_nbytes, ct_declare, ct_begin, ct_encode, ct_pack,
+     ct_recon, ct_write, ct_config, NULL},
 };
 
 /* ---------------------------------------------------------------------------------------
@@ -833,6 +1103,8 @@ static int can_repack(const struct qf_lwrite_plan *p, const struct qf_ltensor *t
     if (t->family != QF_LAYOUT_GPTQ && t->family != QF_LAYOUT_AWQ_GEMM &&
         t->family != QF_LAYOUT_AWQ_GEMV)
         return 0;
+    if (strcmp(p->mod->name, "gptq") && strcmp(p->mod->name, "awq"))
+        return 0; /* the other targets hold other codes: always encoded */
     if (!sc || sc->type != QF_TYPE_F16 || t->bits != p->bits || (uint64_t)t->group_size != G)
         return 0;
     if (t->act_order && !keep_act)
@@ -880,6 +1152,11 @@ static void make_scheme(struct qf_lwrite_plan *p)
         snprintf(p->scheme, sizeof p->scheme, "gptq int%d %s %s%s %s", p->bits, gs,
                  p->sym ? "sym" : "asym", p->any_act ? " act-order" : "",
                  p->v1 < 0 ? "v1|v2" : p->v1 ? "v1" : "v2");
+    else if (!strcmp(p->mod->name, "ct-fp8"))
+        snprintf(p->scheme, sizeof p->scheme, "compressed-tensors fp8 e4m3 per-channel");
+    else if (!strncmp(p->mod->name, "ct-", 3))
+        snprintf(p->scheme, sizeof p->scheme, "compressed-tensors int%d %s %s", p->bits, gs,
+                 p->sym ? "sym" : "asym");
     else
         snprintf(p->scheme, sizeof p->scheme, "awq %s int4 %s",
                  p->o.awq_version == QF_LW_AWQ_GEMV ? "gemv" : "gemm", gs);
@@ -920,7 +1197,8 @@ int qf_lwrite_plan_new(struct qf_model *m, const struct qf_lwrite_opts *o,
         if (!strcmp(o->layout, mods[k].name))
             mod = &mods[k];
     if (!mod)
-        return qfi_error(err, QF_EINVAL, 0, NULL, -1, "unknown layout '%s' (gptq, awq)",
+        return qfi_error(err, QF_EINVAL, 0, NULL, -1, "unknown layout '%s' (gptq, awq, ct-int4, ct-int8, "
+                                                "ct-fp8)",
                          o->layout ? o->layout : "(none)");
     struct qf_lwrite_plan *p = calloc(1, sizeof *p);
     if (!p)
@@ -1009,7 +1287,7 @@ int qf_lwrite_plan_new(struct qf_model *m, const struct qf_lwrite_opts *o,
                            (unsigned long long)t->shape[0], (unsigned long long)t->shape[1],
                            why)))
                 goto oom;
-            if (!strcmp(mod->name, "awq") && (rc = append_skipped(p, t->name)))
+            if (strcmp(mod->name, "gptq") && (rc = append_skipped(p, t->name)))
                 goto oom;
         }
         it->out_type = t->family == QF_LAYOUT_PLAIN ? plain_type(t->parts[0]->type)

@@ -82,9 +82,9 @@ static const struct cli_opt opts[] = {
      "the later llama-quantize rules (Q2_K/Q3_K fall back to Q4_0, ...)"},
     {NULL, 0, 0, 0, NULL, "Quantized layouts (lossy; -o names a directory):"},
     {"layout", 0, OPT_LAYOUT, CLI_ARG_REQUIRED, "NAME",
-     "write a gptq or awq checkpoint (model.safetensors, config.json, quantize_config.json) "
-     "instead of --type"},
-    {"bits", 0, OPT_BITS, CLI_ARG_REQUIRED, "N", "bits per weight: 2, 3, 4, 8 (gptq), 4 (awq); default 4"},
+     "write a gptq, awq, ct-int4, ct-int8 or ct-fp8 (compressed-tensors) checkpoint "
+     "(model.safetensors, config.json, quantize_config.json) instead of --type"},
+    {"bits", 0, OPT_BITS, CLI_ARG_REQUIRED, "N", "bits per weight: 2, 3, 4, 8 (gptq), 4 (awq); default 4 (ct-*: the name's)"},
     {"group-size", 0, OPT_GROUP_SIZE, CLI_ARG_REQUIRED, "N",
      "inputs per scale: 32, 64, 128 (default, or the input's), ... or -1 per output channel (gptq)"},
     {"sym", 0, OPT_SYM, CLI_ARG_NONE, NULL, "symmetric: zero point 2^(bits-1) (gptq default)"},
@@ -108,7 +108,7 @@ static const struct cli_opt opts[] = {
 static const struct cli_tool tool = {
     "qconvert",
     "--type TYPE [OPTION]... INPUT -o OUTPUT\n"
-    "  or:  qconvert --layout gptq|awq [OPTION]... INPUT -o DIRECTORY",
+    "  or:  qconvert --layout NAME [OPTION]... INPUT -o DIRECTORY",
     "Convert and quantize models: a GGUF file, a safetensors file or a Hugging Face\n"
     "model directory in, GGUF or safetensors out. '-' reads a GGUF from standard\n"
     "input.",
@@ -118,6 +118,17 @@ static const struct cli_tool tool = {
     "--force, I/O). Killed by SIGINT or SIGTERM, it removes its temporary file\n"
     "first.\n",
 };
+
+#define LAYOUT_NAMES "gptq, awq, ct-int4, ct-int8, ct-fp8"
+
+static int is_layout_name(const char *s)
+{
+    static const char *const names[] = {"gptq", "awq", "ct-int4", "ct-int8", "ct-fp8"};
+    for (size_t k = 0; k < sizeof names / sizeof names[0]; k++)
+        if (!strcmp(s, names[k]))
+            return 1;
+    return 0;
+}
 
 #define MAX_RULES 256
 
@@ -222,8 +233,8 @@ static void parse_args(int argc, char **argv)
         case OPT_TENSOR_TYPE: add_rule(arg); type_only = 1; break;
         case OPT_IMATRIX: g.imatrix = arg; type_only = 1; break;
         case OPT_LAYOUT:
-            if (strcmp(arg, "gptq") != 0 && strcmp(arg, "awq") != 0)
-                cli_usage_die("unknown layout '%s' (gptq, awq)", arg);
+            if (!is_layout_name(arg))
+                cli_usage_die("unknown layout '%s' (%s)", arg, LAYOUT_NAMES);
             g.lopts.layout = arg;
             break;
         case OPT_BITS:

@@ -1,0 +1,305 @@
+/* check_lwrite2.c - writing compressed-tensors, bitsandbytes and MLX layouts from float
+ * weights: the original weights the tools quantized, written through qf_lwrite, give the
+ * tools' own tensors byte for byte and their quantization_config key for key; the output
+ * reads back as its layout and dequantizes to the tools' reference values. */
+#include <check.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "qf/qf.h"
+#include "qf/lwrite.h"
+
+Suite *suite_lwrite2(void);
+
+static char tmpdir[256];
+
+static void mk_tmp(void)
+{
+    snprintf(tmpdir, sizeof tmpdir, "%s/qf-lwrite2-XXXXXX",
+             getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+}
+
+static void rm_tmp(void)
+{
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+static struct qf_model *open_path(const char *path, unsigned flags)
+{
+    struct qf_model *m;
+    struct qf_error e;
+    ck_assert_msg(qf_model_open(path, NULL, flags, &m, &e) == QF_OK, "%s: %s", path, e.msg);
+    return m;
+}
+
+static uint8_t *bytes_of(struct qf_model *m, const char *name, const struct qf_tensor **tp)
+{
+    struct qf_error e;
+    const struct qf_tensor *t = qf_model_find_tensor(m, name);
+    ck_assert_msg(t != NULL, "no tensor %s", name);
+    uint8_t *b = malloc(t->nbytes ? t->nbytes : 1);
+    ck_assert_int_eq(qf_model_read(m, t, 0, b, (size_t)t->nbytes, &e), QF_OK);
+    if (tp)
+        *tp = t;
+    return b;
+}
+
+static float *f32_of(struct qf_model *m, const char *name)
+{
+    const struct qf_tensor *t;
+    uint8_t *b = bytes_of(m, name, &t);
+    float *f = malloc(t->nelem * sizeof *f);
+    ck_assert_int_eq(qf_dequantize(t->type, b, f, t->nelem), QF_OK);
+    free(b);
+    return f;
+}
+
+/* The two layers of every fixture case, and their original weights renamed "*.weight" (as a
+ * float checkpoint holds them) in tmpdir/in.safetensors, in the dtype the tool was given. */
+static const char *const layers[] = {"model.layers.0.mlp.down_proj",
+                                     "model.layers.0.self_attn.k_proj"};
+static const uint64_t lout[] = {128, 64}, lin[] = {384, 256};
+
+static void write_input(const char *orig_dir, int type, char *in, size_t n)
+{
+    char path[512];
+    snprintf(path, sizeof path, "fixtures/%s/orig.safetensors", orig_dir);
+    struct qf_model *o = open_path(path, QF_OPEN_NO_CONFIG);
+    snprintf(in, n, "%s/in-%s.safetensors", tmpdir, orig_dir);
+    struct qf_error e;
+    struct qf_writer *w;
+    struct qf_writer_opts wo;
+    memset(&wo, 0, sizeof wo);
+    wo.keep_order = 1;
+    wo.no_fsync = 1;
+    ck_assert_msg(qf_writer_new("safetensors", in, &wo, &w, &e) == QF_OK, "%s", e.msg);
+    char nm[256];
+    for (int k = 0; k < 2; k++) {
+        snprintf(nm, sizeof nm, "%s.weight", layers[k]);
+        uint64_t sh[2] = {lout[k], lin[k]};
+        ck_assert_int_eq(qf_writer_add_tensor(w, nm, type, 2, sh, &e), QF_OK);
+    }
+    ck_assert_int_eq(qf_writer_begin_data(w, &e), QF_OK);
+    for (int k = 0; k < 2; k++) {
+        const struct qf_tensor *t;
+        snprintf(nm, sizeof nm, "%s.weight.orig", layers[k]);
+        uint8_t *b = bytes_of(o, nm, &t);
+        ck_assert_int_eq(t->type, type);
+        ck_assert_int_eq(qf_writer_write(w, b, (size_t)t->nbytes, &e), QF_OK);
+        free(b);
+    }
+    ck_assert_msg(qf_writer_commit(w, &e) == QF_OK, "%s", e.msg);
+    qf_writer_free(w);
+    qf_model_close(o);
+}
+
+static struct qf_lwrite_plan *run(const char *in, const char *out, const struct qf_lwrite_opts *o,
+                                  struct qf_model **mp)
+{
+    struct qf_error e;
+    struct qf_model *m = open_path(in, 0);
+    struct qf_lwrite_plan *p;
+    ck_assert_msg(qf_lwrite_plan_new(m, o, &p, &e) == QF_OK, "%s", e.msg);
+    struct qf_lwrite_run_opts ro;
+    memset(&ro, 0, sizeof ro);
+    ro.no_fsync = 1;
+    ro.chunk_elems = 1000; /* several chunks of rows per layer */
+    ck_assert_msg(qf_lwrite_run(p, out, &ro, &e) == QF_OK, "%s", e.msg);
+    *mp = m;
+    return p;
+}
+
+/* quantization_config of dir/config.json equals the fixture's, key for key */
+static void same_qconfig(const char *dir, const char *fixture)
+{
+    char a[1024], b[1024];
+    snprintf(a, sizeof a, "%s/config.json", dir);
+    snprintf(b, sizeof b, "fixtures/%s/config.json", fixture);
+    json_error_t je;
+    json_t *ja = json_load_file(a, 0, &je), *jb = json_load_file(b, 0, &je);
+    ck_assert_ptr_nonnull(ja);
+    ck_assert_ptr_nonnull(jb);
+    json_t *qa = json_object_get(ja, "quantization_config");
+    json_t *qb = json_object_get(jb, "quantization_config");
+    ck_assert_ptr_nonnull(qa);
+    ck_assert_ptr_nonnull(qb);
+    char *sa = json_dumps(qa, JSON_SORT_KEYS), *sb = json_dumps(qb, JSON_SORT_KEYS);
+    ck_assert_msg(json_equal(qa, qb), "%s: quantization_config\n%s\n!=\n%s", fixture, sa, sb);
+    free(sa);
+    free(sb);
+    json_decref(ja);
+    json_decref(jb);
+}
+
+/* every tensor of the fixture's model.safetensors but the biases (not ours: the input has
+ * none) is in out/model.safetensors with the same type, shape and bytes; no other tensor */
+static void same_tensors(const char *dir, const char *fixture)
+{
+    char a[1024], b[1024];
+    snprintf(a, sizeof a, "%s/model.safetensors", dir);
+    snprintf(b, sizeof b, "fixtures/%s/model.safetensors", fixture);
+    struct qf_model *ma = open_path(a, QF_OPEN_NO_CONFIG), *mb = open_path(b, QF_OPEN_NO_CONFIG);
+    size_t nb = 0;
+    for (size_t i = 0; i < qf_model_n_tensors(mb); i++) {
+        const struct qf_tensor *tb = qf_model_tensor(mb, i), *ta;
+        size_t n = strlen(tb->name);
+        if (n > 5 && !strcmp(tb->name + n - 5, ".bias"))
+            continue;
+        nb++;
+        uint8_t *da = bytes_of(ma, tb->name, &ta), *db = bytes_of(mb, tb->name, NULL);
+        ck_assert_int_eq(ta->type, tb->type);
+        ck_assert_int_eq(ta->n_dims, tb->n_dims);
+        for (int d = 0; d < tb->n_dims; d++)
+            ck_assert_uint_eq(ta->shape[d], tb->shape[d]);
+        ck_assert_msg(memcmp(da, db, tb->nbytes) == 0, "%s: %s differs", fixture, tb->name);
+        free(da);
+        free(db);
+    }
+    ck_assert_uint_eq(qf_model_n_tensors(ma), nb);
+    qf_model_close(ma);
+    qf_model_close(mb);
+}
+
+/* the output reads back as layout `name`; every layer dequantizes to the fixture's
+ * reference "weight.dequant" values exactly, and the writer's measured max error is
+ * max |dequant - orig| */
+static void reads_back(const char *dir, const char *fixture, const char *orig_dir,
+                       const char *name, const struct qf_lwrite_plan *p)
+{
+    char a[1024], r[1024], o[1024];
+    snprintf(a, sizeof a, "%s/model.safetensors", dir);
+    snprintf(r, sizeof r, "fixtures/%s/reference.safetensors", fixture);
+    snprintf(o, sizeof o, "fixtures/%s/orig.safetensors", orig_dir);
+    struct qf_model *ma = open_path(a, 0), *mr = open_path(r, QF_OPEN_NO_CONFIG);
+    struct qf_model *mo = open_path(o, QF_OPEN_NO_CONFIG);
+    struct qf_layout *l;
+    struct qf_error e;
+    ck_assert_msg(qf_layout_scan(ma, 0, &l, &e) == QF_OK, "%s", e.msg);
+    ck_assert_str_eq(qf_layout_name(l), name);
+    for (int k = 0; k < 2; k++) {
+        char nm[256];
+        snprintf(nm, sizeof nm, "%s.weight", layers[k]);
+        const struct qf_ltensor *lt = qf_layout_find(l, nm);
+        ck_assert_ptr_nonnull(lt);
+        ck_assert_int_ne(lt->family, QF_LAYOUT_PLAIN);
+        float *d = malloc(lout[k] * lin[k] * sizeof *d);
+        ck_assert_int_eq(qf_layout_dequantize(ma, l, lt, 0, UINT64_MAX, d, &e), QF_OK);
+        snprintf(nm, sizeof nm, "%s.weight.dequant", layers[k]);
+        float *ref = f32_of(mr, nm);
+        snprintf(nm, sizeof nm, "%s.weight.orig", layers[k]);
+        float *w = f32_of(mo, nm);
+        double mx = 0;
+        for (uint64_t j = 0; j < lout[k] * lin[k]; j++) {
+            ck_assert_msg(d[j] == ref[j], "%s %s: value %llu %g != %g", fixture, layers[k],
+                          (unsigned long long)j, d[j], ref[j]);
+            mx = fmax(mx, fabs((double)d[j] - (double)w[j]));
+        }
+        const struct qf_lwrite_item *it = NULL;
+        for (size_t i = 0; i < qf_lwrite_plan_n_items(p); i++)
+            if (!strncmp(qf_lwrite_plan_item(p, i)->name, layers[k], strlen(layers[k])))
+                it = qf_lwrite_plan_item(p, i);
+        ck_assert_ptr_nonnull(it);
+        ck_assert_int_eq(it->quantized, 1);
+        ck_assert_int_eq(it->lossy, 1);
+        ck_assert_int_eq(it->measured, 1);
+        ck_assert_msg(it->stats.max_abs == mx, "%s %s: measured max %g, read back %g", fixture,
+                      layers[k], it->stats.max_abs, mx);
+        free(d);
+        free(ref);
+        free(w);
+    }
+    qf_layout_free(l);
+    qf_model_close(ma);
+    qf_model_close(mr);
+    qf_model_close(mo);
+}
+
+/* ---------------------------------------------------------------------------------------
+ * compressed-tensors (llm-compressor 0.12.3 fixtures from BF16 weights) */
+struct ct_case {
+    const char *fixture, *layout;
+    int64_t G;
+    int sym;
+    const char *scheme;
+};
+static const struct ct_case ct_cases[] = {
+    {"st-ct-int4-g128-sym", "ct-int4", 0, -1, "compressed-tensors int4 g128 sym"},
+    {"st-ct-int4-g128-asym", "ct-int4", 128, 0, "compressed-tensors int4 g128 asym"},
+    {"st-ct-int4-channel-sym", "ct-int4", -1, 1, "compressed-tensors int4 per-channel sym"},
+    {"st-ct-int4-channel-asym", "ct-int4", -1, 0, "compressed-tensors int4 per-channel asym"},
+    {"st-ct-int8-g128-sym", "ct-int8", 0, -1, "compressed-tensors int8 g128 sym"},
+    {"st-ct-fp8-e4m3-channel", "ct-fp8", 0, -1, "compressed-tensors fp8 e4m3 per-channel"},
+};
+
+START_TEST(ct_equals_llm_compressor)
+{
+    const struct ct_case *c = &ct_cases[_i];
+    mk_tmp();
+    char in[600], out[600];
+    write_input("st-ct-orig", QF_TYPE_BF16, in, sizeof in);
+    snprintf(out, sizeof out, "%s/out", tmpdir);
+    struct qf_lwrite_opts o;
+    qf_lwrite_opts_init(&o);
+    o.layout = c->layout;
+    o.group_size = c->G;
+    o.sym = c->sym;
+    struct qf_model *m;
+    struct qf_lwrite_plan *p = run(in, out, &o, &m);
+    ck_assert_str_eq(qf_lwrite_plan_scheme(p), c->scheme);
+    same_tensors(out, c->fixture);
+    same_qconfig(out, c->fixture);
+    reads_back(out, c->fixture, "st-ct-orig", "compressed-tensors", p);
+    qf_lwrite_plan_free(p);
+    qf_model_close(m);
+    rm_tmp();
+}
+END_TEST
+
+/* option checks of the compressed-tensors targets */
+START_TEST(ct_options)
+{
+    mk_tmp();
+    char in[600];
+    write_input("st-ct-orig", QF_TYPE_BF16, in, sizeof in);
+    struct qf_model *m = open_path(in, 0);
+    struct qf_lwrite_opts o;
+    struct qf_lwrite_plan *p;
+    struct qf_error e;
+    qf_lwrite_opts_init(&o);
+    o.layout = "ct-int4";
+    o.bits = 8;
+    ck_assert_int_eq(qf_lwrite_plan_new(m, &o, &p, &e), QF_EINVAL);
+    o.layout = "ct-fp8";
+    o.bits = 0;
+    o.group_size = 128;
+    ck_assert_int_eq(qf_lwrite_plan_new(m, &o, &p, &e), QF_EINVAL);
+    o.group_size = 0;
+    o.sym = 0;
+    ck_assert_int_eq(qf_lwrite_plan_new(m, &o, &p, &e), QF_EINVAL);
+    o.layout = "ct-int4";
+    o.group_size = 100; /* divides neither 384 nor 256: nothing to quantize */
+    o.sym = -1;
+    ck_assert_int_eq(qf_lwrite_plan_new(m, &o, &p, &e), QF_EUNSUPPORTED);
+    qf_model_close(m);
+    rm_tmp();
+}
+END_TEST
+
+Suite *suite_lwrite2(void)
+{
+    Suite *s = suite_create("lwrite2");
+    TCase *tc = tcase_create("core");
+    tcase_set_timeout(tc, 60);
+    tcase_add_loop_test(tc, ct_equals_llm_compressor, 0,
+                        (int)(sizeof ct_cases / sizeof ct_cases[0]));
+    tcase_add_test(tc, ct_options);
+    suite_add_tcase(s, tc);
+    return s;
+}
