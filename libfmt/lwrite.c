@@ -410,11 +410,133 @@ static int run_ct_gptq(const struct qf_lwrite_plan *p, const struct qf_ltensor *
     return rc;
 }
 
+/* GPTQ (b = 4, 8) -> compressed-tensors pack (formats/ctensors.c qfi_gptq_v2_to_ct): the
+ * inverse of run_ct_gptq. weight_packed is qweight transposed, weight_zero_point (asymmetric
+ * targets) qzeros in v2 transposed; a symmetric target needs every zero point 2^(b-1). Scales
+ * are transposed into the target's scale dtype: the layer qualifies only when each f16 scale
+ * is a value of it (F16, F32; BF16 when exact). Same bits and group size, no act-order, GPTQ
+ * v1 zero points that v2 holds (no all-ones field). */
+static int write_vals(struct qf_writer *w, int type, const float *v, uint64_t n,
+                      struct qf_error *err);
+
+/* the layer's zero points as GPTQ v2 words in host order (malloc'd), NULL if v2 cannot hold
+ * them or they cannot be read */
+static uint32_t *rp_v2_zeros(const struct qf_lwrite_plan *p, const struct qf_ltensor *src,
+                             struct qf_error *err)
+{
+    const struct qf_tensor *qz = src->parts[QF_LPART_QZEROS];
+    const uint64_t n = qz->nbytes / 4;
+    const uint8_t *d;
+    void *own;
+    if (qfi_layout_load(p->m, qz, &d, &own, err))
+        return NULL;
+    uint8_t *v2 = malloc((size_t)(4 * n + 4));
+    uint32_t *z = malloc((size_t)(4 * n + 4));
+    int rc = v2 && z ? QF_OK : qfi_error(err, QF_ENOMEM, 0, NULL, -1, "out of memory");
+    if (!rc && src->zero_offset)
+        rc = rp_layer_error(src, qfi_repack_zeros_v1_to_v2(d, v2, src->bits,
+                                                           qz->nbytes / 4 / (src->shape[0] *
+                                                           (uint64_t)src->bits / 32),
+                                                           src->shape[0], QFI_V1Z_REFUSE, NULL,
+                                                           err), err);
+    else if (!rc)
+        memcpy(v2, d, (size_t)(4 * n));
+    for (uint64_t k = 0; !rc && k < n; k++)
+        z[k] = qfi_load_le32(v2 + 4 * k);
+    free(own);
+    free(v2);
+    if (rc) {
+        free(z);
+        return NULL;
+    }
+    return z;
+}
+
+static int can_gptq_ct(const struct qf_lwrite_plan *p, const struct qf_ltensor *src)
+{
+    const struct qf_tensor *qw = src->parts[QF_LPART_QWEIGHT], *qz = src->parts[QF_LPART_QZEROS];
+    const struct qf_tensor *sc = src->parts[QF_LPART_SCALES];
+    const uint64_t out = src->shape[0], in = src->shape[1], G = (uint64_t)src->group_size;
+    const int b = src->bits;
+    if ((b != 4 && b != 8) || b != p->bits || src->act_order || src->group_size <= 0 ||
+        G != (p->G == -1 ? in : (uint64_t)p->G) || in % G || !qw || !qz || !sc ||
+        sc->type != QF_TYPE_F16 || (p->stype != QF_TYPE_F16 && p->stype != QF_TYPE_F32 &&
+                                    p->stype != QF_TYPE_BF16))
+        return 0;
+    const uint64_t pk = 32u / (unsigned)b, ng = in / G;
+    if (in % pk || out % pk || qw->nbytes != 4 * (in / pk) * out ||
+        qz->nbytes != 4 * ng * (out / pk) || sc->nbytes != 2 * ng * out)
+        return 0;
+    struct qf_error e;
+    uint32_t *z = rp_v2_zeros(p, src, &e);
+    int ok = z != NULL;
+    const uint32_t half = 1u << (b - 1), mask = (1u << b) - 1u;
+    for (uint64_t k = 0; ok && p->sym && k < ng * (out / pk); k++)
+        for (uint64_t f = 0; ok && f < pk; f++)
+            ok = ((z[k] >> (f * (unsigned)b)) & mask) == half;
+    free(z);
+    if (!ok || p->stype != QF_TYPE_BF16)
+        return ok;
+    float *s; /* BF16 scales: every f16 one must be a bf16 value */
+    if (qfi_layout_load_f32(p->m, sc, &s, &e))
+        return 0;
+    for (uint64_t k = 0; ok && k < ng * out; k++) {
+        uint32_t bits;
+        memcpy(&bits, &s[k], 4);
+        ok = (bits & 0xffffu) == 0;
+    }
+    free(s);
+    return ok;
+}
+
+static int run_gptq_ct(const struct qf_lwrite_plan *p, const struct qf_ltensor *src,
+                       struct qf_writer *w, struct qf_error *err)
+{
+    const uint64_t out = src->shape[0], in = src->shape[1], G = (uint64_t)src->group_size;
+    const int b = src->bits;
+    const uint64_t pk = 32u / (unsigned)b, ng = in / G, nq = (in / pk) * out;
+    const uint64_t nz = ng * (out / pk);
+    uint32_t *qw = NULL, *qz = NULL, *pw = malloc((size_t)(4 * nq)), *pz = malloc((size_t)(4 * nz));
+    float *s = NULL, *st = malloc((size_t)(4 * ng * out));
+    int rc = pw && pz && st ? QF_OK : qfi_error(err, QF_ENOMEM, 0, NULL, -1, "out of memory");
+    rc = rc ? rc : rp_words(p, src->parts[QF_LPART_QWEIGHT], &qw, err);
+    if (!rc && !(qz = rp_v2_zeros(p, src, err)))
+        rc = err && err->code ? err->code : QF_EFORMAT;
+    rc = rc ? rc : qfi_layout_load_f32(p->m, src->parts[QF_LPART_SCALES], &s, err);
+    if (!rc && qfi_gptq_v2_to_ct(qw, qz, out, in, ng, b, p->sym, pw, pz))
+        rc = qfi_error(err, QF_EFORMAT, 0, NULL, -1, "'%s': zero points changed while read",
+                       src->name);
+    for (uint64_t o = 0; !rc && o < out; o++)
+        for (uint64_t g = 0; g < ng; g++)
+            st[o * ng + g] = s[g * out + o];
+    rc = rc ? rc : write_words(w, pw, nq, err);
+    rc = rc ? rc : write_vals(w, p->stype, st, ng * out, err);
+    if (!rc) {
+        uint8_t sh[16];
+        qfi_store_le32(sh, (uint32_t)out);
+        qfi_store_le32(sh + 4, (uint32_t)(out >> 32));
+        qfi_store_le32(sh + 8, (uint32_t)in);
+        qfi_store_le32(sh + 12, (uint32_t)(in >> 32));
+        rc = qf_writer_write(w, sh, sizeof sh, err);
+    }
+    if (!rc && !p->sym)
+        rc = write_words(w, pz, nz, err);
+    free(qw);
+    free(qz);
+    free(pw);
+    free(pz);
+    free(s);
+    free(st);
+    return rc;
+}
+
 static const struct lw_repack repacks[] = {
     {QF_LAYOUT_GPTQ, "awq", can_gptq_awq, run_repack},
     {QF_LAYOUT_AWQ_GEMM, "gptq", can_awq_gptq, run_repack},
     {QF_LAYOUT_PLAIN, "gptq", can_gguf_gptq, run_gguf_gptq},
     {QF_LAYOUT_CT_PACK, "gptq", can_ct_gptq, run_ct_gptq},
+    {QF_LAYOUT_GPTQ, "ct-int4", can_gptq_ct, run_gptq_ct},
+    {QF_LAYOUT_GPTQ, "ct-int8", can_gptq_ct, run_gptq_ct},
 };
 
 static const struct lw_repack *find_repack(const struct qf_lwrite_plan *p,
@@ -1035,6 +1157,260 @@ static json_t *ct_config(const struct qf_lwrite_plan *p)
     return c;
 }
 
+/* ---------------------------------------------------------------------------------------
+ * bitsandbytes 4-bit targets (spec bnb-compressed-mlx.md part A): "bnb-nf4" / "bnb-fp4",
+ * blocks of G (the blocksize, default 64) consecutive elements of the flattened weight,
+ * quantized by bitsandbytes' blockwise quantizer (qfi_bnb_quantize_blocks): weight U8
+ * [out * in / 2, 1] (two codes a byte, the first in the high nibble), absmax F32 [nblocks]
+ * (absmax per block in L->scale), quant_map F32 [16] and quant_state.bitsandbytes__<type>,
+ * the JSON of the quantization state. --double-quant (o.double_quant): absmax minus its mean
+ * quantized again in blocks of 256 with the dynamic map (absmax U8, nested_absmax F32,
+ * nested_quant_map F32 [256]; the mean is the JSON's nested_offset). Blocks lie inside rows
+ * (in a multiple of G), so rows are encoded chunk by chunk; the double quantization needs
+ * the whole layer's absmax and is done when the layer is written (and, for the length of
+ * the JSON declared in the header, once more in declare from the decoded layer). The
+ * measured error is that of the 4-bit codes with the exact absmax: the 8-bit rounding of a
+ * double-quantized absmax is not included. */
+#define BNB_NESTED_BS 256
+
+static int bnb_is_fp4(const struct qf_lwrite_plan *p) { return !strcmp(p->mod->name, "bnb-fp4"); }
+
+static int bnb_setup(struct qf_lwrite_plan *p, struct qf_error *err)
+{
+    if (p->o.bits && p->o.bits != 4)
+        return qfi_error(err, QF_EINVAL, 0, NULL, -1, "%s is 4-bit (bits %d)", p->mod->name,
+                         p->o.bits);
+    if (p->o.sym >= 0)
+        return qfi_error(err, QF_EINVAL, 0, NULL, -1,
+                         "%s has no zero points (--sym / --asym do not apply)", p->mod->name);
+    p->bits = 4;
+    p->sym = 1;
+    p->G = p->o.group_size ? p->o.group_size : 64;
+    if (p->G < 64 || p->G > 4096 || (p->G & (p->G - 1)))
+        return qfi_error(err, QF_EINVAL, 0, NULL, -1,
+                         "bitsandbytes blocksize %lld (64, 128, ... 4096)", (long long)p->G);
+    p->stype = first_float_type(p);
+    return QF_OK;
+}
+
+static const char *bnb_fits(const struct qf_lwrite_plan *p, uint64_t out, uint64_t in)
+{
+    (void)out;
+    if (in % (uint64_t)p->G)
+        return "in features must be a multiple of the blocksize";
+    return NULL;
+}
+
+static const char *dtype_name(int t)
+{
+    return t == QF_TYPE_BF16 ? "bfloat16" : t == QF_TYPE_F32 ? "float32" : "float16";
+}
+
+/* Python's repr of the float32 x widened to a double: the shortest round-trip digits */
+static void py_repr(float x, char *buf, size_t n)
+{
+    const double d = (double)x;
+    for (int prec = 1; prec <= 17; prec++) {
+        snprintf(buf, n, "%.*g", prec, d);
+        if (strtod(buf, NULL) == d)
+            break;
+    }
+    if (!strpbrk(buf, ".eni"))
+        snprintf(buf + strlen(buf), n - strlen(buf), ".0");
+}
+
+/* QuantState.as_dict(packed=True)'s JSON as bitsandbytes stores it (json.dumps) */
+static char *bnb_qstate(const struct qf_lwrite_plan *p, uint64_t out, uint64_t in,
+                        float offset)
+{
+    char off[64], *s = malloc(512);
+    if (!s)
+        return NULL;
+    int k = snprintf(s, 512,
+                     "{\"quant_type\": \"%s\", \"blocksize\": %lld, \"dtype\": \"%s\", "
+                     "\"shape\": [%llu, %llu]",
+                     bnb_is_fp4(p) ? "fp4" : "nf4", (long long)p->G, dtype_name(p->stype),
+                     (unsigned long long)out, (unsigned long long)in);
+    if (p->o.double_quant) {
+        py_repr(offset, off, sizeof off);
+        k += snprintf(s + k, 512 - (size_t)k,
+                      ", \"nested_blocksize\": %d, \"nested_dtype\": \"float32\", "
+                      "\"nested_offset\": %s",
+                      BNB_NESTED_BS, off);
+    }
+    snprintf(s + k, 512 - (size_t)k, "}");
+    return s;
+}
+
+static uint64_t bnb_nblocks(const struct qf_lwrite_plan *p, uint64_t out, uint64_t in)
+{
+    return out * (in / (uint64_t)p->G);
+}
+
+static uint64_t bnb_nbytes(const struct qf_lwrite_plan *p, uint64_t out, uint64_t in)
+{
+    const uint64_t nb = bnb_nblocks(p, out, in);
+    uint64_t n = out * in / 2 + 64 + 200; /* codes, quant_map, about the JSON */
+    if (p->o.double_quant)
+        return n + nb + 4 * ((nb + BNB_NESTED_BS - 1) / BNB_NESTED_BS) + 4 * 256;
+    return n + 4 * nb;
+}
+
+/* the nested_offset the double quantization of layer base will store: the mean of its
+ * absmax (qfi_bnb_double_quant's arithmetic, on the same decoded values) */
+static int bnb_offset(const struct qf_lwrite_plan *p, const char *base, uint64_t out,
+                      uint64_t in, float *offset, struct qf_error *err)
+{
+    char nm[QFI_MAX_NAME + 16];
+    snprintf(nm, sizeof nm, "%s.weight", base);
+    const struct qf_ltensor *t = qf_layout_find(p->l, nm);
+    const uint64_t G = (uint64_t)p->G, ng = in / G;
+    uint64_t rows = (1u << 16) / in ? (1u << 16) / in : 1;
+    float *w = malloc(rows * in * sizeof *w), *am = malloc(rows * ng * sizeof *am);
+    uint8_t *q = malloc(rows * in);
+    int rc = t && w && am && q ? QF_OK : qfi_error(err, QF_ENOMEM, 0, NULL, -1, "out of memory");
+    double sum = 0.0;
+    float code[16];
+    qfi_bnb_code4(bnb_is_fp4(p), code);
+    for (uint64_t o0 = 0; !rc && o0 < out; o0 += rows) {
+        const uint64_t n = out - o0 < rows ? out - o0 : rows;
+        rc = qf_layout_dequantize(p->m, p->l, t, o0, n, w, err);
+        if (rc)
+            break;
+        qfi_bnb_quantize_blocks(w, n * in, G, code, 16, am, q);
+        for (uint64_t b = 0; b < n * ng; b++)
+            sum += (double)am[b];
+    }
+    *offset = (float)(sum / (double)(out * ng));
+    free(w);
+    free(am);
+    free(q);
+    return rc;
+}
+
+static int bnb_declare(const struct qf_lwrite_plan *p, const char *base, uint64_t out,
+                       uint64_t in, struct qf_writer *w, struct qf_error *err)
+{
+    const uint64_t nb = bnb_nblocks(p, out, in);
+    const int dq = p->o.double_quant;
+    float offset = 0.0f;
+    int rc = dq ? bnb_offset(p, base, out, in, &offset, err) : QF_OK;
+    char *js = rc ? NULL : bnb_qstate(p, out, in, offset);
+    if (!rc && !js)
+        rc = qfi_error(err, QF_ENOMEM, 0, NULL, -1, "out of memory");
+    char sfx[64];
+    snprintf(sfx, sizeof sfx, ".weight.quant_state.bitsandbytes__%s",
+             bnb_is_fp4(p) ? "fp4" : "nf4");
+    rc = rc ? rc : add_tensor2(w, base, ".weight", QF_TYPE_U8, out * in / 2, 1, 2, err);
+    rc = rc ? rc : add_tensor2(w, base, ".weight.absmax", dq ? QF_TYPE_U8 : QF_TYPE_F32, nb, 0,
+                               1, err);
+    if (!rc && dq) {
+        rc = add_tensor2(w, base, ".weight.nested_absmax", QF_TYPE_F32,
+                         (nb + BNB_NESTED_BS - 1) / BNB_NESTED_BS, 0, 1, err);
+        rc = rc ? rc : add_tensor2(w, base, ".weight.nested_quant_map", QF_TYPE_F32, 256, 0, 1,
+                                   err);
+    }
+    rc = rc ? rc : add_tensor2(w, base, ".weight.quant_map", QF_TYPE_F32, 16, 0, 1, err);
+    rc = rc ? rc : add_tensor2(w, base, sfx, QF_TYPE_U8, strlen(js), 0, 1, err);
+    free(js);
+    return rc;
+}
+
+static int bnb_begin(const struct qf_lwrite_plan *p, struct lw_layer *L, uint64_t chunk_rows)
+{
+    (void)p;
+    L->n_qw = (L->out * L->in / 2 + 3) / 4; /* the layer's code bytes */
+    L->qw = calloc(L->n_qw ? L->n_qw : 1, 4);
+    if (!L->qw)
+        return QF_ENOMEM;
+    return begin_common(L, chunk_rows);
+}
+
+static void bnb_encode(const struct qf_lwrite_plan *p, struct lw_layer *L, const float *w,
+                       uint64_t o0, uint64_t n)
+{
+    float code[16];
+    qfi_bnb_code4(bnb_is_fp4(p), code);
+    qfi_bnb_quantize_blocks(w, n * L->in, L->in / L->ng, code, 16, L->scale + o0 * L->ng,
+                            L->q);
+}
+
+static void bnb_pack(const struct qf_lwrite_plan *p, struct lw_layer *L, uint64_t o0, uint64_t n)
+{
+    (void)p;
+    qfi_bnb_pack4(L->q, n * L->in, 0, (uint8_t *)L->qw + o0 * L->in / 2);
+}
+
+static void bnb_recon(const struct qf_lwrite_plan *p, const struct lw_layer *L, uint64_t o0,
+                      uint64_t n, float *what)
+{
+    /* as bitsandbytes dequantizes: code[q] * absmax in f32, then the dtype */
+    float code[16];
+    qfi_bnb_code4(bnb_is_fp4(p), code);
+    const uint64_t G = L->in / L->ng;
+    for (uint64_t r = 0; r < n; r++)
+        for (uint64_t i = 0; i < L->in; i++)
+            what[r * L->in + i] = qfi_ct_round(
+                p->stype, code[L->q[r * L->in + i]] * L->scale[(o0 + r) * L->ng + i / G]);
+}
+
+static int bnb_write(const struct qf_lwrite_plan *p, struct lw_layer *L, struct qf_writer *w,
+                     struct qf_error *err)
+{
+    const uint64_t nb = L->out * L->ng, nn = (nb + BNB_NESTED_BS - 1) / BNB_NESTED_BS;
+    float code[16], map[256], offset = 0.0f;
+    qfi_bnb_code4(bnb_is_fp4(p), code);
+    int rc = qf_writer_write(w, L->qw, (size_t)(L->out * L->in / 2), err);
+    if (!rc && p->o.double_quant) {
+        uint8_t *qa = malloc(nb ? nb : 1);
+        float *nested = malloc(nn * sizeof *nested + 4), *scratch = malloc(nb * 4 + 4);
+        if (!qa || !nested || !scratch)
+            rc = qfi_error(err, QF_ENOMEM, 0, NULL, -1, "out of memory");
+        if (!rc) {
+            qfi_bnb_dynamic_map(map);
+            offset = qfi_bnb_double_quant(L->scale, nb, BNB_NESTED_BS, map, qa, nested,
+                                          scratch);
+            rc = qf_writer_write(w, qa, (size_t)nb, err);
+        }
+        rc = rc ? rc : write_vals(w, QF_TYPE_F32, nested, nn, err);
+        rc = rc ? rc : write_vals(w, QF_TYPE_F32, map, 256, err);
+        free(qa);
+        free(nested);
+        free(scratch);
+    } else if (!rc) {
+        rc = write_vals(w, QF_TYPE_F32, L->scale, nb, err);
+    }
+    rc = rc ? rc : write_vals(w, QF_TYPE_F32, code, 16, err);
+    if (!rc) {
+        char *js = bnb_qstate(p, L->out, L->in, offset);
+        rc = js ? qf_writer_write(w, js, strlen(js), err)
+                : qfi_error(err, QF_ENOMEM, 0, NULL, -1, "out of memory");
+        free(js);
+    }
+    return rc;
+}
+
+static json_t *bnb_config(const struct qf_lwrite_plan *p)
+{
+    /* transformers BitsAndBytesConfig.to_dict() (fixtures bnb-*) */
+    json_t *c = json_object();
+    json_object_set_new(c, "_load_in_4bit", json_true());
+    json_object_set_new(c, "_load_in_8bit", json_false());
+    json_object_set_new(c, "bnb_4bit_compute_dtype", json_string(dtype_name(p->stype)));
+    json_object_set_new(c, "bnb_4bit_quant_storage", json_string("uint8"));
+    json_object_set_new(c, "bnb_4bit_quant_type", json_string(bnb_is_fp4(p) ? "fp4" : "nf4"));
+    json_object_set_new(c, "bnb_4bit_use_double_quant", json_boolean(p->o.double_quant));
+    json_object_set_new(c, "llm_int8_enable_fp32_cpu_offload", json_false());
+    json_object_set_new(c, "llm_int8_has_fp16_weight", json_false());
+    json_t *skip = p->skipped ? json_loads(p->skipped, 0, NULL) : NULL;
+    json_object_set_new(c, "llm_int8_skip_modules", skip ? skip : json_null());
+    json_object_set_new(c, "llm_int8_threshold", json_real(6.0));
+    json_object_set_new(c, "load_in_4bit", json_true());
+    json_object_set_new(c, "load_in_8bit", json_false());
+    json_object_set_new(c, "quant_method", json_string("bitsandbytes"));
+    return c;
+}
+
 static const struct lw_mod mods[] = {
     {"gptq", gptq_setup, gptq_fits, gptq_nbytes, gptq_declare, gptq_begin, gptq_encode,
      gptq_pack, gptq_recon, gptq_write, gptq_config, "quantize_config.json"},
@@ -1046,6 +1422,10 @@ static const struct lw_mod mods[] = {
      ct_recon, ct_write, ct_config, NULL},
     {"ct-fp8", ct_setup, ct_fits, ct_nbytes, ct_declare, ct_begin, ct_encode, ct_pack,
      ct_recon, ct_write, ct_config, NULL},
+    {"bnb-nf4", bnb_setup, bnb_fits, bnb_nbytes, bnb_declare, bnb_begin, bnb_encode, bnb_pack,
+     bnb_recon, bnb_write, bnb_config, NULL},
+    {"bnb-fp4", bnb_setup, bnb_fits, bnb_nbytes, bnb_declare, bnb_begin, bnb_encode, bnb_pack,
+     bnb_recon, bnb_write, bnb_config, NULL},
 };
 
 /* ---------------------------------------------------------------------------------------
@@ -1154,6 +1534,9 @@ static void make_scheme(struct qf_lwrite_plan *p)
                  p->v1 < 0 ? "v1|v2" : p->v1 ? "v1" : "v2");
     else if (!strcmp(p->mod->name, "ct-fp8"))
         snprintf(p->scheme, sizeof p->scheme, "compressed-tensors fp8 e4m3 per-channel");
+    else if (!strncmp(p->mod->name, "bnb-", 4))
+        snprintf(p->scheme, sizeof p->scheme, "bitsandbytes %s bs%lld%s", p->mod->name + 4,
+                 (long long)p->G, p->o.double_quant ? " double-quant" : "");
     else if (!strncmp(p->mod->name, "ct-", 3))
         snprintf(p->scheme, sizeof p->scheme, "compressed-tensors int%d %s %s", p->bits, gs,
                  p->sym ? "sym" : "asym");
@@ -1198,7 +1581,7 @@ int qf_lwrite_plan_new(struct qf_model *m, const struct qf_lwrite_opts *o,
             mod = &mods[k];
     if (!mod)
         return qfi_error(err, QF_EINVAL, 0, NULL, -1, "unknown layout '%s' (gptq, awq, ct-int4, ct-int8, "
-                                                "ct-fp8)",
+                                                "ct-fp8, bnb-nf4, bnb-fp4)",
                          o->layout ? o->layout : "(none)");
     struct qf_lwrite_plan *p = calloc(1, sizeof *p);
     if (!p)
