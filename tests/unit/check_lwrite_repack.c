@@ -1,6 +1,6 @@
-/* check_lwrite_repack.c - the layout writer's direct repacks from other layouts into GPTQ:
- * GGUF Q4_0 / Q8_0 -> GPTQ sym g32 and compressed-tensors pack -> GPTQ. Each is checked three
- * ways: words worked by hand from the specs (ggml-types.md Q4_0 / Q8_0, gptq.md section 3),
+/* check_lwrite_repack.c - lossless repacks between layouts: the layout writer's GGUF Q4_0 /
+ * Q8_0 -> GPTQ sym g32, compressed-tensors pack <-> GPTQ, and the conversion engine's GPTQ /
+ * AWQ -> GGUF Q4_0 / Q8_0 / Q4_1. Each is checked three ways: words worked by hand from the specs (ggml-types.md Q4_0 / Q8_0, gptq.md section 3),
  * the decoded values of the output against the input's (and, for compressed-tensors, against
  * the reference values its own decompressor produced), and the way back through the inverse
  * kernels giving the input's bytes again. */
@@ -429,6 +429,48 @@ START_TEST(ct_to_gptq)
         free(z);
         free(pw);
         free(pz);
+    }
+    if (c->fmt == QF_LW_GPTQ_V2) {
+        /* and back through the layout writer (GPTQ -> ct-int4 / ct-int8, repacked): the
+         * words and weight_shape byte for byte, the scales the same values (written in the
+         * target's scale dtype, F16 here: the GPTQ checkpoint's) */
+        char ct[600], cst[700];
+        snprintf(ct, sizeof ct, "%s/ct", tmpdir);
+        snprintf(cst, sizeof cst, "%s/model.safetensors", ct);
+        qf_lwrite_opts_init(&o);
+        o.layout = c->bits == 4 ? "ct-int4" : "ct-int8";
+        o.sym = qf_layout_find(la, "model.layers.0.mlp.down_proj.weight")->sym;
+        convert(st, ct, &o, 2, 1);
+        struct qf_model *d;
+        ck_assert_msg(qf_model_open(cst, NULL, 0, &d, &e) == QF_OK, "%s", e.msg);
+        static const char *const sfx[] = {".weight_packed", ".weight_shape",
+                                          ".weight_zero_point", ".weight_scale"};
+        for (int k = 0; k < 2; k++)
+            for (int j = 0; j < 4; j++) {
+                char nm[160];
+                snprintf(nm, sizeof nm, "%s%s", clayer[k], sfx[j]);
+                const struct qf_tensor *t1 = qf_model_find_tensor(a, nm);
+                const struct qf_tensor *t2 = qf_model_find_tensor(d, nm);
+                ck_assert_int_eq(t1 != NULL, t2 != NULL);
+                if (!t1)
+                    continue;
+                uint8_t *x = read_all(a, nm, NULL), *y = read_all(d, nm, NULL);
+                ck_assert_uint_eq(t1->nelem, t2->nelem);
+                if (j < 3) {
+                    ck_assert_int_eq(t1->type, t2->type);
+                    ck_assert_int_eq(memcmp(x, y, t1->nbytes), 0);
+                } else {
+                    float *f1 = malloc(4 * t1->nelem), *f2 = malloc(4 * t1->nelem);
+                    ck_assert_int_eq(qf_dequantize(t1->type, x, f1, t1->nelem), QF_OK);
+                    ck_assert_int_eq(qf_dequantize(t2->type, y, f2, t2->nelem), QF_OK);
+                    ck_assert_int_eq(memcmp(f1, f2, 4 * t1->nelem), 0);
+                    free(f1);
+                    free(f2);
+                }
+                free(x);
+                free(y);
+            }
+        qf_model_close(d);
     }
     qf_layout_free(la);
     qf_layout_free(lb);
