@@ -303,14 +303,21 @@ static int run_gguf_gptq(const struct qf_lwrite_plan *p, const struct qf_ltensor
  * layer qualifies only when every scale is an f16 value (F16 scales; BF16 / F32 ones that
  * convert exactly). Also: same bits and group size, no act-order, not strategy "tensor", and
  * v2 or a symmetric target (an AUTO asymmetric target decides v1 / v2 on decoded zeros). */
+/* same bits and groups as the target, no act-order */
+static int rp_groups_ok(const struct qf_lwrite_plan *p, const struct qf_ltensor *src)
+{
+    const uint64_t in = src->shape[1], G = (uint64_t)src->group_size;
+    return src->bits == p->bits && !src->act_order && src->group_size > 0 &&
+           G == (p->G == -1 ? in : (uint64_t)p->G) && in % G == 0;
+}
+
 static int rp_ct_shapes(const struct qf_lwrite_plan *p, const struct qf_ltensor *src)
 {
     const struct qf_tensor *wp = src->parts[QF_LPART_QWEIGHT], *zp = src->parts[QF_LPART_QZEROS];
     const struct qf_tensor *sc = src->parts[QF_LPART_SCALES];
     const uint64_t out = src->shape[0], in = src->shape[1], G = (uint64_t)src->group_size;
     const int b = src->bits;
-    if ((b != 2 && b != 4 && b != 8) || b != p->bits || src->act_order || src->group_size <= 0 ||
-        G != (p->G == -1 ? in : (uint64_t)p->G) || in % G || (p->sym && !src->sym) ||
+    if ((b != 2 && b != 4 && b != 8) || !rp_groups_ok(p, src) || (p->sym && !src->sym) ||
         !(p->v1 == 0 || (p->v1 == 1 && p->sym)))
         return 0;
     const uint64_t pk = 32u / (unsigned)b, ng = in / G;
@@ -458,8 +465,7 @@ static int can_gptq_ct(const struct qf_lwrite_plan *p, const struct qf_ltensor *
     const struct qf_tensor *sc = src->parts[QF_LPART_SCALES];
     const uint64_t out = src->shape[0], in = src->shape[1], G = (uint64_t)src->group_size;
     const int b = src->bits;
-    if ((b != 4 && b != 8) || b != p->bits || src->act_order || src->group_size <= 0 ||
-        G != (p->G == -1 ? in : (uint64_t)p->G) || in % G || !qw || !qz || !sc ||
+    if ((b != 4 && b != 8) || !rp_groups_ok(p, src) || !qw || !qz || !sc ||
         sc->type != QF_TYPE_F16 || (p->stype != QF_TYPE_F16 && p->stype != QF_TYPE_F32 &&
                                     p->stype != QF_TYPE_BF16))
         return 0;
