@@ -10,7 +10,10 @@
  *    and scales are unpacked (qfi_*_unpack_*) and packed by the target module instead of
  *    dequantize + encode. A faster direct path for one (source family, target layout) pair
  *    goes into the repack table (struct lw_repack), which is consulted first: GPTQ 4-bit <->
- *    AWQ GEMM use the word-level kernels of libfmt/repack.c (no decoding at all);
+ *    AWQ GEMM use the word-level kernels of libfmt/repack.c (no decoding at all), GGUF Q4_0 /
+ *    Q8_0 -> GPTQ sym g32 its block kernels, compressed-tensors pack <-> GPTQ the transposes
+ *    of formats/ctensors.c; the way back to GGUF blocks is the conversion engine's
+ *    (libfmt/convert_layout.c);
  *    Adding a layout (say "mlx", from formats/mlx.c's pure encoders): write its struct lw_mod
  *    (setup: check and default the options; fits: the shapes it holds; nbytes and declare: its
  *    tensors of one layer, in writing order; begin: zeroed buffers of one layer's packed
