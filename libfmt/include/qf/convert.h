@@ -27,6 +27,13 @@
  * rows permuted, config.json mapped to GGUF keys, the SentencePiece vocabulary of
  * tokenizer.model (a BPE-only tokenizer.json is not converted: the plan then says
  * QF_CONVERT_PLAN_NO_VOCAB).
+ * A checkpoint in a quantized layout (qf/layout.h: GPTQ, AWQ, compressed-tensors, ...) has
+ * one item per logical tensor: a quantized layer is an item of its [out, in] shape whose src
+ * is its qweight part and src_type F32 (rows decoded by qf_layout_dequantize, on the
+ * requantize path). Where the target type holds the layer's codes, its blocks are made from
+ * them instead, without loss: Q4_0 from GPTQ 4-bit with every zero point 8, Q8_0 from GPTQ
+ * 8-bit with every zero point 128, group sizes a multiple of 32, no act-order; Q4_1 from GPTQ
+ * / AWQ GEMM 4-bit likewise with any zero points (m = f16(-scale * zero): lossy, measured).
  *
  * Thread-safety: a plan is used by one thread at a time; qf_convert_run starts and joins its
  * own workers. The model must stay open while a plan made from it exists.
