@@ -1545,8 +1545,13 @@ int qf_convert_plan_new(struct qf_model *m, const struct qf_convert_opts *opts,
     struct qf_arch arch;
     qf_arch_from_model(m, &arch);
     int hf = 0, permute = 0;
-    /* a quantized layout (GPTQ, AWQ, ...): its layers are items of their logical shape */
-    if (!in_gguf && qf_layout_scan(m, 0, &p->l, NULL) == QF_OK) {
+    /* a quantized layout (GPTQ, AWQ, ...): its layers are items of their logical shape; a
+     * layout that does not read (bad g_idx, parts missing) is refused as it is */
+    if (!in_gguf) {
+        if ((rc = qf_layout_scan(m, 0, &p->l, err))) {
+            p->l = NULL;
+            goto fail;
+        }
         size_t nl = 0;
         for (size_t i = 0; i < qf_layout_n_tensors(p->l); i++)
             nl += qf_layout_tensor(p->l, i)->family != QF_LAYOUT_PLAIN;
@@ -1554,8 +1559,6 @@ int qf_convert_plan_new(struct qf_model *m, const struct qf_convert_opts *opts,
             qf_layout_free(p->l);
             p->l = NULL;
         }
-    } else if (!in_gguf) {
-        p->l = NULL;
     }
     if (!in_gguf) {
         hf = strcmp(arch.source, "config.json") == 0;
