@@ -52,6 +52,7 @@ enum {
     OPT_GPTQ_FORMAT,
     OPT_AWQ_VERSION,
     OPT_NO_ACT_ORDER,
+    OPT_DOUBLE_QUANT,
 };
 
 static const struct cli_opt opts[] = {
@@ -82,11 +83,13 @@ static const struct cli_opt opts[] = {
      "the later llama-quantize rules (Q2_K/Q3_K fall back to Q4_0, ...)"},
     {NULL, 0, 0, 0, NULL, "Quantized layouts (lossy; -o names a directory):"},
     {"layout", 0, OPT_LAYOUT, CLI_ARG_REQUIRED, "NAME",
-     "write a gptq, awq, ct-int4, ct-int8 or ct-fp8 (compressed-tensors) checkpoint "
+     "write a gptq, awq, ct-int4, ct-int8, ct-fp8 (compressed-tensors), bnb-nf4 or bnb-fp4 "
+     "(bitsandbytes) checkpoint "
      "(model.safetensors, config.json, quantize_config.json) instead of --type"},
     {"bits", 0, OPT_BITS, CLI_ARG_REQUIRED, "N", "bits per weight: 2, 3, 4, 8 (gptq), 4 (awq); default 4 (ct-*: the name's)"},
     {"group-size", 0, OPT_GROUP_SIZE, CLI_ARG_REQUIRED, "N",
-     "inputs per scale: 32, 64, 128 (default, or the input's), ... or -1 per output channel (gptq)"},
+     "inputs per scale: 32, 64, 128 (default, or the input's), ... or -1 per output channel "
+     "(gptq, ct-*); bnb-*: the blocksize (64 default, ... 4096)"},
     {"sym", 0, OPT_SYM, CLI_ARG_NONE, NULL, "symmetric: zero point 2^(bits-1) (gptq default)"},
     {"asym", 0, OPT_ASYM, CLI_ARG_NONE, NULL, "asymmetric: a zero point per group (awq always)"},
     {"gptq-format", 0, OPT_GPTQ_FORMAT, CLI_ARG_REQUIRED, "FMT",
@@ -95,6 +98,8 @@ static const struct cli_opt opts[] = {
     {"awq-version", 0, OPT_AWQ_VERSION, CLI_ARG_REQUIRED, "VER", "gemm (default) or gemv"},
     {"no-act-order", 0, OPT_NO_ACT_ORDER, CLI_ARG_NONE, NULL,
      "do not keep a GPTQ input's act-order g_idx (use natural groups)"},
+    {"double-quant", 0, OPT_DOUBLE_QUANT, CLI_ARG_NONE, NULL,
+     "bnb-nf4 / bnb-fp4: quantize the absmax again (bnb_4bit_use_double_quant)"},
     {NULL, 0, 0, 0, NULL, "Run:"},
     {"dry-run", 'n', 'n', CLI_ARG_NONE, NULL, "print the plan (types, paths, sizes), write nothing"},
     {"threads", 'j', 'j', CLI_ARG_REQUIRED, "N", "worker threads (default: the online CPUs, at most 16)"},
@@ -119,11 +124,12 @@ static const struct cli_tool tool = {
     "first.\n",
 };
 
-#define LAYOUT_NAMES "gptq, awq, ct-int4, ct-int8, ct-fp8"
+#define LAYOUT_NAMES "gptq, awq, ct-int4, ct-int8, ct-fp8, bnb-nf4, bnb-fp4"
 
 static int is_layout_name(const char *s)
 {
-    static const char *const names[] = {"gptq", "awq", "ct-int4", "ct-int8", "ct-fp8"};
+    static const char *const names[] = {"gptq",   "awq",     "ct-int4", "ct-int8",
+                                        "ct-fp8", "bnb-nf4", "bnb-fp4"};
     for (size_t k = 0; k < sizeof names / sizeof names[0]; k++)
         if (!strcmp(s, names[k]))
             return 1;
@@ -273,6 +279,7 @@ static void parse_args(int argc, char **argv)
             g.layout_opt = 1;
             break;
         case OPT_NO_ACT_ORDER: g.lopts.no_act_order = 1; g.layout_opt = 1; break;
+        case OPT_DOUBLE_QUANT: g.lopts.double_quant = 1; g.layout_opt = 1; break;
         default: cli_usage_die("unhandled option");
         }
     }
@@ -296,8 +303,8 @@ static void parse_args(int argc, char **argv)
         return;
     }
     if (g.layout_opt)
-        cli_usage_die("--bits, --group-size, --sym, --asym, --gptq-format, --awq-version and "
-                      "--no-act-order go with --layout");
+        cli_usage_die("--bits, --group-size, --sym, --asym, --gptq-format, --awq-version, "
+                      "--no-act-order and --double-quant go with --layout");
     if (!g.type_name)
         cli_usage_die("no target type (--type TYPE)");
     if (!g.out && !g.dry_run)

@@ -64,7 +64,8 @@ enum { QF_LW_GPTQ_AUTO = 0, QF_LW_GPTQ_V1 = 1, QF_LW_GPTQ_V2 = 2 };
 enum { QF_LW_AWQ_GEMM = 0, QF_LW_AWQ_GEMV = 1 };
 
 struct qf_lwrite_opts {
-    const char *layout;   /* "gptq", "awq", "ct-int4", "ct-int8", "ct-fp8" */
+    const char *layout;   /* "gptq", "awq", "ct-int4", "ct-int8", "ct-fp8", "bnb-nf4",
+                             "bnb-fp4" */
     int bits;             /* 0 = 4 (or a GPTQ input's, for GPTQ output); GPTQ 2, 3, 4, 8;
                              AWQ 4 */
     int64_t group_size;   /* 0 = 128 (or the input's when it is a GPTQ/AWQ checkpoint);
@@ -82,6 +83,7 @@ struct qf_lwrite_opts {
     int awq_version;      /* QF_LW_AWQ_GEMM or QF_LW_AWQ_GEMV */
     int no_act_order;     /* 1: never keep an act-order g_idx of a GPTQ input (default: kept
                              when the output's group size equals the input's) */
+    int double_quant;     /* bitsandbytes: 1 quantizes absmax again (bnb_4bit_use_double_quant) */
 };
 
 /* Defaults: layout NULL (must be set), bits 0, group_size 0, sym -1, AUTO, GEMM. */
