@@ -1420,6 +1420,117 @@ static json_t *bnb_config(const struct qf_lwrite_plan *p)
     return c;
 }
 
+/* ---------------------------------------------------------------------------------------
+ * MLX affine target (spec bnb-compressed-mlx.md part C): "mlx", bits 2, 3, 4, 6 or 8
+ * (default 4), groups of 32, 64 (default) or 128 inputs: weight U32 [out, in * bits / 32]
+ * (per row an LSB-first bitstream of codes), scales and biases [out, ngroups] in the
+ * model's dtype. Codes come from mlx's reference quantizer (qfi_mlx_quantize, f32 scales);
+ * scales and biases are then rounded to the dtype as mlx stores them (L->scale and, in
+ * L->tmp, the biases, both [out, ngroups]). mlx-lm's loader quantizes a layer when its
+ * "scales" exist, so unquantized layers need no entry in "quantization". */
+static int mlx_setup(struct qf_lwrite_plan *p, struct qf_error *err)
+{
+    p->bits = p->o.bits ? p->o.bits : 4;
+    if (p->bits != 2 && p->bits != 3 && p->bits != 4 && p->bits != 6 && p->bits != 8)
+        return qfi_error(err, QF_EINVAL, 0, NULL, -1, "MLX bits %d (2, 3, 4, 6 or 8)", p->bits);
+    if (p->o.sym >= 0)
+        return qfi_error(err, QF_EINVAL, 0, NULL, -1,
+                         "MLX affine has a bias per group (--sym / --asym do not apply)");
+    p->sym = 0;
+    p->G = p->o.group_size ? p->o.group_size : 64;
+    if (p->G != 32 && p->G != 64 && p->G != 128)
+        return qfi_error(err, QF_EINVAL, 0, NULL, -1, "MLX group size %lld (32, 64 or 128)",
+                         (long long)p->G);
+    p->stype = first_float_type(p);
+    return QF_OK;
+}
+
+static const char *mlx_fits(const struct qf_lwrite_plan *p, uint64_t out, uint64_t in)
+{
+    (void)out;
+    if (in % (uint64_t)p->G || in * (uint64_t)p->bits % 32)
+        return "in features must be a multiple of the group size";
+    return NULL;
+}
+
+static uint64_t mlx_nbytes(const struct qf_lwrite_plan *p, uint64_t out, uint64_t in)
+{
+    const uint64_t ss = p->stype == QF_TYPE_F32 ? 4 : 2;
+    return 4 * out * (in * (uint64_t)p->bits / 32) + 2 * ss * out * ngroups_of(p, in);
+}
+
+static int mlx_declare(const struct qf_lwrite_plan *p, const char *base, uint64_t out,
+                       uint64_t in, struct qf_writer *w, struct qf_error *err)
+{
+    const uint64_t ng = ngroups_of(p, in);
+    int rc = add_tensor2(w, base, ".weight", QF_TYPE_U32, out, in * (uint64_t)p->bits / 32, 2,
+                         err);
+    rc = rc ? rc : add_tensor2(w, base, ".scales", p->stype, out, ng, 2, err);
+    rc = rc ? rc : add_tensor2(w, base, ".biases", p->stype, out, ng, 2, err);
+    return rc;
+}
+
+static int mlx_begin(const struct qf_lwrite_plan *p, struct lw_layer *L, uint64_t chunk_rows)
+{
+    L->n_qw = L->out * (L->in * (uint64_t)p->bits / 32);
+    L->qw = calloc(L->n_qw ? L->n_qw : 1, 4);
+    if (!L->qw || begin_common(L, chunk_rows))
+        return QF_ENOMEM;
+    const uint64_t np = L->ng * L->out > L->in ? L->ng * L->out : L->in;
+    float *t = realloc(L->tmp, np * sizeof *t); /* the biases */
+    if (!t)
+        return QF_ENOMEM;
+    L->tmp = t;
+    return QF_OK;
+}
+
+static void mlx_encode(const struct qf_lwrite_plan *p, struct lw_layer *L, const float *w,
+                       uint64_t o0, uint64_t n)
+{
+    float *s = L->scale + o0 * L->ng, *b = L->tmp + o0 * L->ng;
+    qfi_mlx_quantize(w, n, L->in, L->in / L->ng, p->bits, s, b, L->q);
+    for (uint64_t k = 0; k < n * L->ng; k++) {
+        s[k] = qfi_ct_round(p->stype, s[k]);
+        b[k] = qfi_ct_round(p->stype, b[k]);
+    }
+}
+
+static void mlx_pack(const struct qf_lwrite_plan *p, struct lw_layer *L, uint64_t o0, uint64_t n)
+{
+    qfi_mlx_pack(L->q, n, L->in, p->bits, L->qw + o0 * (L->in * (uint64_t)p->bits / 32));
+}
+
+static void mlx_recon(const struct qf_lwrite_plan *p, const struct lw_layer *L, uint64_t o0,
+                      uint64_t n, float *what)
+{
+    /* as mlx dequantizes: scale * q + bias in f32, rounded once to the dtype */
+    const uint64_t G = L->in / L->ng;
+    for (uint64_t r = 0; r < n; r++)
+        for (uint64_t i = 0; i < L->in; i++) {
+            const uint64_t k = (o0 + r) * L->ng + i / G;
+            const float prod = L->scale[k] * (float)L->q[r * L->in + i];
+            what[r * L->in + i] = qfi_ct_round(p->stype, prod + L->tmp[k]);
+        }
+}
+
+static int mlx_write(const struct qf_lwrite_plan *p, struct lw_layer *L, struct qf_writer *w,
+                     struct qf_error *err)
+{
+    int rc = write_words(w, L->qw, L->n_qw, err);
+    rc = rc ? rc : write_vals(w, p->stype, L->scale, L->out * L->ng, err);
+    rc = rc ? rc : write_vals(w, p->stype, L->tmp, L->out * L->ng, err);
+    return rc;
+}
+
+static json_t *mlx_config(const struct qf_lwrite_plan *p)
+{
+    /* mlx-lm's "quantization" (written again as "quantization_config") */
+    json_t *c = json_object();
+    json_object_set_new(c, "group_size", json_integer(p->G));
+    json_object_set_new(c, "bits", json_integer(p->bits));
+    return c;
+}
+
 static const struct lw_mod mods[] = {
     {"gptq", gptq_setup, gptq_fits, gptq_nbytes, gptq_declare, gptq_begin, gptq_encode,
      gptq_pack, gptq_recon, gptq_write, gptq_config, "quantize_config.json"},
@@ -1435,6 +1546,8 @@ static const struct lw_mod mods[] = {
      bnb_recon, bnb_write, bnb_config, NULL},
     {"bnb-fp4", bnb_setup, bnb_fits, bnb_nbytes, bnb_declare, bnb_begin, bnb_encode, bnb_pack,
      bnb_recon, bnb_write, bnb_config, NULL},
+    {"mlx", mlx_setup, mlx_fits, mlx_nbytes, mlx_declare, mlx_begin, mlx_encode, mlx_pack,
+     mlx_recon, mlx_write, mlx_config, NULL},
 };
 
 /* ---------------------------------------------------------------------------------------
@@ -1543,6 +1656,8 @@ static void make_scheme(struct qf_lwrite_plan *p)
                  p->v1 < 0 ? "v1|v2" : p->v1 ? "v1" : "v2");
     else if (!strcmp(p->mod->name, "ct-fp8"))
         snprintf(p->scheme, sizeof p->scheme, "compressed-tensors fp8 e4m3 per-channel");
+    else if (!strcmp(p->mod->name, "mlx"))
+        snprintf(p->scheme, sizeof p->scheme, "mlx affine int%d %s", p->bits, gs);
     else if (!strncmp(p->mod->name, "bnb-", 4))
         snprintf(p->scheme, sizeof p->scheme, "bitsandbytes %s bs%lld%s", p->mod->name + 4,
                  (long long)p->G, p->o.double_quant ? " double-quant" : "");
@@ -1590,7 +1705,7 @@ int qf_lwrite_plan_new(struct qf_model *m, const struct qf_lwrite_opts *o,
             mod = &mods[k];
     if (!mod)
         return qfi_error(err, QF_EINVAL, 0, NULL, -1, "unknown layout '%s' (gptq, awq, ct-int4, ct-int8, "
-                                                "ct-fp8, bnb-nf4, bnb-fp4)",
+                                                "ct-fp8, bnb-nf4, bnb-fp4, mlx)",
                          o->layout ? o->layout : "(none)");
     struct qf_lwrite_plan *p = calloc(1, sizeof *p);
     if (!p)
@@ -2069,7 +2184,11 @@ static int write_configs(struct qf_lwrite_plan *p, const char *dir, int no_fsync
     json_t *qc = p->mod->config(p);
     char *s = NULL, *qt = NULL;
     int rc = QF_OK, had_qc = root && json_object_get(root, "quantization_config") != NULL;
-    if (!root || !qc || json_object_set(root, "quantization_config", qc)) {
+    /* MLX: mlx-lm reads "quantization" (and writes it again as "quantization_config") */
+    const int mlx = !strcmp(p->mod->name, "mlx");
+    const int had_q = mlx && root && json_object_get(root, "quantization") != NULL;
+    if (!root || !qc || json_object_set(root, "quantization_config", qc) ||
+        (mlx && json_object_set(root, "quantization", qc))) {
         rc = qfi_error(err, QF_ENOMEM, 0, NULL, -1, "out of memory");
         goto done;
     }
@@ -2097,8 +2216,16 @@ static int write_configs(struct qf_lwrite_plan *p, const char *dir, int no_fsync
     qi[o] = '\0';
     free(qt);
     qt = qi;
-    if (cfg_path && !had_qc)
+    if (cfg_path && !had_qc && !mlx) {
         s = splice_config(cfg_path, qt);
+    } else if (cfg_path && !had_qc && !had_q) { /* both keys appended */
+        char *two = malloc(2 * strlen(qt) + 32);
+        if (two) {
+            sprintf(two, "%s,\n  \"quantization\": %s", qt, qt);
+            s = splice_config(cfg_path, two);
+            free(two);
+        }
+    }
     if (!s) {
         json_object_del(root, "quantization_config");
         s = json_object_size(root) ? json_dumps(root, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;

@@ -83,13 +83,14 @@ static const struct cli_opt opts[] = {
      "the later llama-quantize rules (Q2_K/Q3_K fall back to Q4_0, ...)"},
     {NULL, 0, 0, 0, NULL, "Quantized layouts (lossy; -o names a directory):"},
     {"layout", 0, OPT_LAYOUT, CLI_ARG_REQUIRED, "NAME",
-     "write a gptq, awq, ct-int4, ct-int8, ct-fp8 (compressed-tensors), bnb-nf4 or bnb-fp4 "
-     "(bitsandbytes) checkpoint "
+     "write a gptq, awq, ct-int4, ct-int8, ct-fp8 (compressed-tensors), bnb-nf4, bnb-fp4 "
+     "(bitsandbytes) or mlx checkpoint "
      "(model.safetensors, config.json, quantize_config.json) instead of --type"},
-    {"bits", 0, OPT_BITS, CLI_ARG_REQUIRED, "N", "bits per weight: 2, 3, 4, 8 (gptq), 4 (awq); default 4 (ct-*: the name's)"},
+    {"bits", 0, OPT_BITS, CLI_ARG_REQUIRED, "N", "bits per weight: 2, 3, 4, 8 (gptq), 4 (awq), 2, 3, 4, 6, 8 (mlx); default 4 "
+     "(ct-*: the name's)"},
     {"group-size", 0, OPT_GROUP_SIZE, CLI_ARG_REQUIRED, "N",
      "inputs per scale: 32, 64, 128 (default, or the input's), ... or -1 per output channel "
-     "(gptq, ct-*); bnb-*: the blocksize (64 default, ... 4096)"},
+     "(gptq, ct-*); bnb-*: the blocksize (64 default, ... 4096); mlx: 32, 64 (default), 128"},
     {"sym", 0, OPT_SYM, CLI_ARG_NONE, NULL, "symmetric: zero point 2^(bits-1) (gptq default)"},
     {"asym", 0, OPT_ASYM, CLI_ARG_NONE, NULL, "asymmetric: a zero point per group (awq always)"},
     {"gptq-format", 0, OPT_GPTQ_FORMAT, CLI_ARG_REQUIRED, "FMT",
@@ -124,12 +125,12 @@ static const struct cli_tool tool = {
     "first.\n",
 };
 
-#define LAYOUT_NAMES "gptq, awq, ct-int4, ct-int8, ct-fp8, bnb-nf4, bnb-fp4"
+#define LAYOUT_NAMES "gptq, awq, ct-int4, ct-int8, ct-fp8, bnb-nf4, bnb-fp4, mlx"
 
 static int is_layout_name(const char *s)
 {
     static const char *const names[] = {"gptq",   "awq",     "ct-int4", "ct-int8",
-                                        "ct-fp8", "bnb-nf4", "bnb-fp4"};
+                                        "ct-fp8", "bnb-nf4", "bnb-fp4", "mlx"};
     for (size_t k = 0; k < sizeof names / sizeof names[0]; k++)
         if (!strcmp(s, names[k]))
             return 1;

@@ -364,6 +364,194 @@ START_TEST(bnb_options)
 }
 END_TEST
 
+/* ---------------------------------------------------------------------------------------
+ * MLX affine (no MLX fixture from original weights: a hand-worked group and the decoding
+ * rule of the spec) */
+
+/* a float model of one [8, 64] linear layer plus a norm, values f(r, k), in dtype type */
+static void write_synth(const char *path, int type, float (*f)(uint64_t, uint64_t))
+{
+    struct qf_error e;
+    struct qf_writer *w;
+    struct qf_writer_opts wo;
+    memset(&wo, 0, sizeof wo);
+    wo.keep_order = 1;
+    wo.no_fsync = 1;
+    ck_assert_msg(qf_writer_new("safetensors", path, &wo, &w, &e) == QF_OK, "%s", e.msg);
+    uint64_t sh[2] = {8, 64}, sn[1] = {64};
+    ck_assert_int_eq(qf_writer_add_tensor(w, "model.norm.weight", type, 1, sn, &e), QF_OK);
+    ck_assert_int_eq(qf_writer_add_tensor(w, "model.layers.0.mlp.up_proj.weight", type, 2, sh, &e),
+                     QF_OK);
+    ck_assert_int_eq(qf_writer_begin_data(w, &e), QF_OK);
+    float v[8 * 64];
+    uint8_t b[8 * 64 * 2];
+    for (uint64_t k = 0; k < 64; k++)
+        v[k] = 1.0f;
+    ck_assert_int_ge(qf_quantize(type, v, b, 1, 64, NULL), 0);
+    ck_assert_int_eq(qf_writer_write(w, b, 128, &e), QF_OK);
+    for (uint64_t r = 0; r < 8; r++)
+        for (uint64_t k = 0; k < 64; k++)
+            v[r * 64 + k] = f(r, k);
+    ck_assert_int_ge(qf_quantize(type, v, b, 1, 8 * 64, NULL), 0);
+    ck_assert_int_eq(qf_writer_write(w, b, sizeof b, &e), QF_OK);
+    ck_assert_msg(qf_writer_commit(w, &e) == QF_OK, "%s", e.msg);
+    qf_writer_free(w);
+}
+
+/* 0, 0.5, ..., 7.5 repeated: mlx's quantizer takes the edge of larger magnitude, 7.5, as the
+ * bias and s = 7.5 / round(7.5 / -0.5) = -0.5, so the code of x is (7.5 - x) / 0.5 = 15 - 2x,
+ * exactly: words 0x89abcdef 0x01234567 (LSB-first), scale -0.5, bias 7.5, no error */
+static float grid(uint64_t r, uint64_t k)
+{
+    (void)r;
+    return 0.5f * (float)(k % 16);
+}
+
+static float wave(uint64_t r, uint64_t k)
+{
+    return sinf((float)(r * 64 + k) * 0.37f) * (0.5f + (float)r * 0.25f);
+}
+
+static uint16_t le16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
+
+START_TEST(mlx_hand_worked)
+{
+    mk_tmp();
+    char in[600], out[600], p2[1024];
+    snprintf(in, sizeof in, "%s/in.safetensors", tmpdir);
+    snprintf(out, sizeof out, "%s/out", tmpdir);
+    write_synth(in, QF_TYPE_F16, grid);
+    struct qf_lwrite_opts o;
+    qf_lwrite_opts_init(&o);
+    o.layout = "mlx";
+    struct qf_model *m;
+    struct qf_lwrite_plan *p = run(in, out, &o, &m);
+    ck_assert_str_eq(qf_lwrite_plan_scheme(p), "mlx affine int4 g64");
+    const struct qf_lwrite_item *it = qf_lwrite_plan_item(p, 1);
+    ck_assert_int_eq(it->quantized, 1);
+    ck_assert_int_eq(it->measured, 1);
+    ck_assert_double_eq(it->stats.max_abs, 0.0);
+    snprintf(p2, sizeof p2, "%s/model.safetensors", out);
+    struct qf_model *a = open_path(p2, 0);
+    const struct qf_tensor *t;
+    uint8_t *wq = bytes_of(a, "model.layers.0.mlp.up_proj.weight", &t);
+    ck_assert_int_eq(t->type, QF_TYPE_U32);
+    ck_assert_uint_eq(t->shape[0], 8);
+    ck_assert_uint_eq(t->shape[1], 8);
+    for (int j = 0; j < 64; j++)
+        ck_assert_uint_eq((uint32_t)wq[4 * j] | (uint32_t)wq[4 * j + 1] << 8 |
+                              (uint32_t)wq[4 * j + 2] << 16 | (uint32_t)wq[4 * j + 3] << 24,
+                          j % 2 ? 0x01234567u : 0x89abcdefu);
+    uint8_t *sc = bytes_of(a, "model.layers.0.mlp.up_proj.scales", &t);
+    ck_assert_int_eq(t->type, QF_TYPE_F16);
+    uint8_t *bi = bytes_of(a, "model.layers.0.mlp.up_proj.biases", NULL);
+    for (int r = 0; r < 8; r++) {
+        ck_assert_uint_eq(le16(sc + 2 * r), 0xb800); /* -0.5 */
+        ck_assert_uint_eq(le16(bi + 2 * r), 0x4780); /* 7.5 */
+    }
+    ck_assert_ptr_null(qf_model_find_tensor(a, "model.norm.scales"));
+    free(wq);
+    free(sc);
+    free(bi);
+    qf_model_close(a);
+    /* config.json: mlx-lm's "quantization" and its copy */
+    snprintf(p2, sizeof p2, "%s/config.json", out);
+    json_error_t je;
+    json_t *j = json_load_file(p2, 0, &je);
+    ck_assert_ptr_nonnull(j);
+    json_t *q = json_object_get(j, "quantization");
+    ck_assert_ptr_nonnull(q);
+    ck_assert_int_eq(json_integer_value(json_object_get(q, "group_size")), 64);
+    ck_assert_int_eq(json_integer_value(json_object_get(q, "bits")), 4);
+    ck_assert(json_equal(q, json_object_get(j, "quantization_config")));
+    json_decref(j);
+    qf_lwrite_plan_free(p);
+    qf_model_close(m);
+    rm_tmp();
+}
+END_TEST
+
+/* bits 2..8, groups 32 / 64, F16 and BF16: read back as mlx; every value is s * q + b of
+ * the stored words (unpacked here by the spec's rule) in f32 rounded to the dtype, every code
+ * is the nearest level of its group (within half a step of the input unless clamped), and
+ * the writer's measured max error is the read-back one */
+START_TEST(mlx_rule)
+{
+    static const struct { int bits, G, type; } c[] = {
+        {4, 64, QF_TYPE_F16}, {8, 64, QF_TYPE_BF16}, {3, 32, QF_TYPE_F16}, {2, 32, QF_TYPE_BF16}};
+    const int b = c[_i].bits, G = c[_i].G, type = c[_i].type;
+    mk_tmp();
+    char in[600], out[600], p2[1024];
+    snprintf(in, sizeof in, "%s/in.safetensors", tmpdir);
+    snprintf(out, sizeof out, "%s/out", tmpdir);
+    write_synth(in, type, wave);
+    struct qf_lwrite_opts o;
+    qf_lwrite_opts_init(&o);
+    o.layout = "mlx";
+    o.bits = b;
+    o.group_size = G;
+    struct qf_model *m;
+    struct qf_lwrite_plan *p = run(in, out, &o, &m);
+    const struct qf_lwrite_item *it = qf_lwrite_plan_item(p, 1);
+    snprintf(p2, sizeof p2, "%s/model.safetensors", out);
+    struct qf_model *a = open_path(p2, 0);
+    struct qf_layout *l;
+    struct qf_error e;
+    ck_assert_msg(qf_layout_scan(a, 0, &l, &e) == QF_OK, "%s", e.msg);
+    ck_assert_str_eq(qf_layout_name(l), "mlx");
+    const struct qf_ltensor *lt = qf_layout_find(l, "model.layers.0.mlp.up_proj.weight");
+    ck_assert_ptr_nonnull(lt);
+    float d[8 * 64];
+    ck_assert_int_eq(qf_layout_dequantize(a, l, lt, 0, 8, d, &e), QF_OK);
+    const struct qf_tensor *tw;
+    uint8_t *wq = bytes_of(a, "model.layers.0.mlp.up_proj.weight", &tw);
+    ck_assert_uint_eq(tw->shape[1], 64 * (uint64_t)b / 32);
+    float *s = f32_of(a, "model.layers.0.mlp.up_proj.scales");
+    float *bs = f32_of(a, "model.layers.0.mlp.up_proj.biases");
+    float *x = f32_of(m, "model.layers.0.mlp.up_proj.weight");
+    const int ng = 64 / G;
+    double mx = 0;
+    for (int r = 0; r < 8; r++)
+        for (int k = 0; k < 64; k++) {
+            const uint8_t *row = wq + (size_t)r * tw->shape[1] * 4;
+            uint32_t q = 0;
+            for (int t = 0; t < b; t++) { /* stream bit n = bit n % 32 of word n / 32 */
+                int n = k * b + t;
+                uint32_t word = (uint32_t)row[4 * (n / 32)] | (uint32_t)row[4 * (n / 32) + 1] << 8 |
+                                (uint32_t)row[4 * (n / 32) + 2] << 16 |
+                                (uint32_t)row[4 * (n / 32) + 3] << 24;
+                q |= ((word >> (n % 32)) & 1u) << t;
+            }
+            float sv = s[r * ng + k / G], bv = bs[r * ng + k / G];
+            float prod = sv * (float)q, want = prod + bv, got = d[r * 64 + k];
+            float h;
+            uint8_t hb[4];
+            ck_assert_int_ge(qf_quantize(type, &want, hb, 1, 1, NULL), 0);
+            ck_assert_int_eq(qf_dequantize(type, hb, &h, 1), QF_OK);
+            ck_assert_msg(got == h, "r%d k%d: %g != %g", r, k, got, h);
+            /* nearest level: within half a step, plus what storing s and b (|b| up to
+             * 2^b |s|) in the dtype moves the level: 2^b relative roundings of each */
+            const float eps = type == QF_TYPE_BF16 ? 1.0f / 256 : 1.0f / 2048;
+            float lvl = (x[r * 64 + k] - bv) / sv;
+            if (lvl > -0.5f && lvl < (float)((1 << b) - 1) + 0.5f)
+                ck_assert_msg(fabsf(lvl - (float)q) <= 0.5f + 2.0f * (float)(1 << b) * eps,
+                              "r%d k%d: code %u for level %g", r, k, q, lvl);
+            mx = fmax(mx, fabs((double)got - (double)x[r * 64 + k]));
+        }
+    ck_assert_msg(it->stats.max_abs == mx, "measured %g, read back %g", it->stats.max_abs, mx);
+    ck_assert(mx > 0);
+    free(wq);
+    free(s);
+    free(bs);
+    free(x);
+    qf_layout_free(l);
+    qf_model_close(a);
+    qf_lwrite_plan_free(p);
+    qf_model_close(m);
+    rm_tmp();
+}
+END_TEST
+
 Suite *suite_lwrite2(void)
 {
     Suite *s = suite_create("lwrite2");
@@ -375,6 +563,8 @@ Suite *suite_lwrite2(void)
     tcase_add_loop_test(tc, bnb_equals_bitsandbytes, 0,
                         (int)(sizeof bnb_cases / sizeof bnb_cases[0]));
     tcase_add_test(tc, bnb_options);
+    tcase_add_test(tc, mlx_hand_worked);
+    tcase_add_loop_test(tc, mlx_rule, 0, 4);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -64,7 +64,7 @@ enum { QF_LW_GPTQ_AUTO = 0, QF_LW_GPTQ_V1 = 1, QF_LW_GPTQ_V2 = 2 };
 enum { QF_LW_AWQ_GEMM = 0, QF_LW_AWQ_GEMV = 1 };
 
 struct qf_lwrite_opts {
-    const char *layout;   /* "gptq", "awq", "ct-int4", "ct-int8", "ct-fp8", "bnb-nf4",
+    const char *layout;   /* "gptq", "awq", "ct-int4", "ct-int8", "ct-fp8", "bnb-nf4", "mlx",
                              "bnb-fp4" */
     int bits;             /* 0 = 4 (or a GPTQ input's, for GPTQ output); GPTQ 2, 3, 4, 8;
                              AWQ 4 */
