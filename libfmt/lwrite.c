@@ -1531,24 +1531,19 @@ static json_t *mlx_config(const struct qf_lwrite_plan *p)
     return c;
 }
 
+/* a module whose functions are <pfx>_setup ... <pfx>_config, no sidecar */
+#define LW_MOD(name, pfx)                                                                    \
+    {name,        pfx##_setup, pfx##_fits,  pfx##_nbytes, pfx##_declare, pfx##_begin,        \
+     pfx##_encode, pfx##_pack, pfx##_recon, pfx##_write,  pfx##_config,  NULL}
 static const struct lw_mod mods[] = {
     {"gptq", gptq_setup, gptq_fits, gptq_nbytes, gptq_declare, gptq_begin, gptq_encode,
      gptq_pack, gptq_recon, gptq_write, gptq_config, "quantize_config.json"},
     {"awq", awq_setup, awq_fits, awq_nbytes, awq_declare, awq_begin, awq_encode, awq_pack,
      awq_recon, awq_write, awq_config, NULL},
-    {"ct-int4", ct_setup, ct_fits, ct_nbytes, ct_declare, ct_begin, ct_encode, ct_pack,
-     ct_recon, ct_write, ct_config, NULL},
-    {"ct-int8", ct_setup, ct_fits, ct_nbytes, ct_declare, ct_begin, ct_encode, ct_pack,
-     ct_recon, ct_write, ct_config, NULL},
-    {"ct-fp8", ct_setup, ct_fits, ct_nbytes, ct_declare, ct_begin, ct_encode, ct_pack,
-     ct_recon, ct_write, ct_config, NULL},
-    {"bnb-nf4", bnb_setup, bnb_fits, bnb_nbytes, bnb_declare, bnb_begin, bnb_encode, bnb_pack,
-     bnb_recon, bnb_write, bnb_config, NULL},
-    {"bnb-fp4", bnb_setup, bnb_fits, bnb_nbytes, bnb_declare, bnb_begin, bnb_encode, bnb_pack,
-     bnb_recon, bnb_write, bnb_config, NULL},
-    {"mlx", mlx_setup, mlx_fits, mlx_nbytes, mlx_declare, mlx_begin, mlx_encode, mlx_pack,
-     mlx_recon, mlx_write, mlx_config, NULL},
+    LW_MOD("ct-int4", ct),  LW_MOD("ct-int8", ct),  LW_MOD("ct-fp8", ct),
+    LW_MOD("bnb-nf4", bnb), LW_MOD("bnb-fp4", bnb), LW_MOD("mlx", mlx),
 };
+#undef LW_MOD
 
 /* ---------------------------------------------------------------------------------------
  * Which tensors are quantized */

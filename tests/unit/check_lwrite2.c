@@ -67,6 +67,18 @@ static const char *const layers[] = {"model.layers.0.mlp.down_proj",
                                      "model.layers.0.self_attn.k_proj"};
 static const uint64_t lout[] = {128, 64}, lin[] = {384, 256};
 
+static struct qf_writer *new_writer(const char *path)
+{
+    struct qf_error e;
+    struct qf_writer *w;
+    struct qf_writer_opts wo;
+    memset(&wo, 0, sizeof wo);
+    wo.keep_order = 1;
+    wo.no_fsync = 1;
+    ck_assert_msg(qf_writer_new("safetensors", path, &wo, &w, &e) == QF_OK, "%s", e.msg);
+    return w;
+}
+
 static void write_input(const char *orig_dir, int type, char *in, size_t n)
 {
     char path[512];
@@ -74,12 +86,7 @@ static void write_input(const char *orig_dir, int type, char *in, size_t n)
     struct qf_model *o = open_path(path, QF_OPEN_NO_CONFIG);
     snprintf(in, n, "%s/in-%s.safetensors", tmpdir, orig_dir);
     struct qf_error e;
-    struct qf_writer *w;
-    struct qf_writer_opts wo;
-    memset(&wo, 0, sizeof wo);
-    wo.keep_order = 1;
-    wo.no_fsync = 1;
-    ck_assert_msg(qf_writer_new("safetensors", in, &wo, &w, &e) == QF_OK, "%s", e.msg);
+    struct qf_writer *w = new_writer(in);
     char nm[256];
     for (int k = 0; k < 2; k++) {
         snprintf(nm, sizeof nm, "%s.weight", layers[k]);
@@ -243,59 +250,39 @@ static const struct ct_case ct_cases[] = {
     {"st-ct-fp8-e4m3-channel", "ct-fp8", 0, -1, "compressed-tensors fp8 e4m3 per-channel"},
 };
 
+/* the original weights of orig_dir (dtype type) written with options o: scheme, tensors,
+ * quantization_config and read-back values as the fixture's */
+static void fixture_case(const char *orig_dir, int type, const struct qf_lwrite_opts *o,
+                         const char *fixture, const char *scheme, const char *lname,
+                         int exact_err)
+{
+    mk_tmp();
+    char in[600], out[600];
+    write_input(orig_dir, type, in, sizeof in);
+    snprintf(out, sizeof out, "%s/out", tmpdir);
+    struct qf_model *m;
+    struct qf_lwrite_plan *p = run(in, out, o, &m);
+    ck_assert_str_eq(qf_lwrite_plan_scheme(p), scheme);
+    same_tensors(out, fixture);
+    same_qconfig(out, fixture);
+    reads_back(out, fixture, orig_dir, lname, p, exact_err);
+    qf_lwrite_plan_free(p);
+    qf_model_close(m);
+    rm_tmp();
+}
+
 START_TEST(ct_equals_llm_compressor)
 {
     const struct ct_case *c = &ct_cases[_i];
-    mk_tmp();
-    char in[600], out[600];
-    write_input("st-ct-orig", QF_TYPE_BF16, in, sizeof in);
-    snprintf(out, sizeof out, "%s/out", tmpdir);
     struct qf_lwrite_opts o;
     qf_lwrite_opts_init(&o);
     o.layout = c->layout;
     o.group_size = c->G;
     o.sym = c->sym;
-    struct qf_model *m;
-    struct qf_lwrite_plan *p = run(in, out, &o, &m);
-    ck_assert_str_eq(qf_lwrite_plan_scheme(p), c->scheme);
-    same_tensors(out, c->fixture);
-    same_qconfig(out, c->fixture);
-    reads_back(out, c->fixture, "st-ct-orig", "compressed-tensors", p, 1);
-    qf_lwrite_plan_free(p);
-    qf_model_close(m);
-    rm_tmp();
+    fixture_case("st-ct-orig", QF_TYPE_BF16, &o, c->fixture, c->scheme, "compressed-tensors", 1);
 }
 END_TEST
 
-/* option checks of the compressed-tensors targets */
-START_TEST(ct_options)
-{
-    mk_tmp();
-    char in[600];
-    write_input("st-ct-orig", QF_TYPE_BF16, in, sizeof in);
-    struct qf_model *m = open_path(in, 0);
-    struct qf_lwrite_opts o;
-    struct qf_lwrite_plan *p;
-    struct qf_error e;
-    qf_lwrite_opts_init(&o);
-    o.layout = "ct-int4";
-    o.bits = 8;
-    ck_assert_int_eq(qf_lwrite_plan_new(m, &o, &p, &e), QF_EINVAL);
-    o.layout = "ct-fp8";
-    o.bits = 0;
-    o.group_size = 128;
-    ck_assert_int_eq(qf_lwrite_plan_new(m, &o, &p, &e), QF_EINVAL);
-    o.group_size = 0;
-    o.sym = 0;
-    ck_assert_int_eq(qf_lwrite_plan_new(m, &o, &p, &e), QF_EINVAL);
-    o.layout = "ct-int4";
-    o.group_size = 100; /* divides neither 384 nor 256: nothing to quantize */
-    o.sym = -1;
-    ck_assert_int_eq(qf_lwrite_plan_new(m, &o, &p, &e), QF_EUNSUPPORTED);
-    qf_model_close(m);
-    rm_tmp();
-}
-END_TEST
 
 /* ---------------------------------------------------------------------------------------
  * bitsandbytes (bitsandbytes' default backend fixtures from F16 weights, blocksize 64) */
@@ -314,51 +301,50 @@ static const struct bnb_case bnb_cases[] = {
 START_TEST(bnb_equals_bitsandbytes)
 {
     const struct bnb_case *c = &bnb_cases[_i];
-    mk_tmp();
-    char in[600], out[600];
-    write_input("st-bnb-orig", QF_TYPE_F16, in, sizeof in);
-    snprintf(out, sizeof out, "%s/out", tmpdir);
     struct qf_lwrite_opts o;
     qf_lwrite_opts_init(&o);
     o.layout = c->layout;
     o.double_quant = c->dq;
-    struct qf_model *m;
-    struct qf_lwrite_plan *p = run(in, out, &o, &m);
-    ck_assert_str_eq(qf_lwrite_plan_scheme(p), c->scheme);
-    same_tensors(out, c->fixture);
-    same_qconfig(out, c->fixture);
-    reads_back(out, c->fixture, "st-bnb-orig", "bitsandbytes", p, !c->dq);
-    qf_lwrite_plan_free(p);
-    qf_model_close(m);
-    rm_tmp();
+    fixture_case("st-bnb-orig", QF_TYPE_F16, &o, c->fixture, c->scheme, "bitsandbytes", !c->dq);
 }
 END_TEST
 
-START_TEST(bnb_options)
+/* option checks: bits, group sizes and symmetry the targets refuse, and a group size that
+ * leaves no layer to quantize (384 and 256 in features) */
+START_TEST(target_options)
 {
+    static const struct {
+        const char *layout;
+        int bits;
+        int64_t G;
+        int sym, rc;
+    } c[] = {
+        {"ct-int4", 8, 0, -1, QF_EINVAL},         {"ct-fp8", 0, 128, -1, QF_EINVAL},
+        {"ct-fp8", 0, 0, 0, QF_EINVAL},           {"ct-int4", 0, 100, -1, QF_EUNSUPPORTED},
+        {"bnb-nf4", 8, 0, -1, QF_EINVAL},         {"bnb-nf4", 0, 0, 0, QF_EINVAL},
+        {"bnb-nf4", 0, 96, -1, QF_EINVAL},        {"bnb-nf4", 0, 512, -1, QF_EUNSUPPORTED},
+        {"bnb-nf4", 0, 128, -1, QF_OK},           {"mlx", 5, 0, -1, QF_EINVAL},
+        {"mlx", 0, 256, -1, QF_EINVAL},           {"mlx", 0, 0, 1, QF_EINVAL},
+        {"nf4", 0, 0, -1, QF_EINVAL},
+    };
     mk_tmp();
     char in[600];
     write_input("st-bnb-orig", QF_TYPE_F16, in, sizeof in);
     struct qf_model *m = open_path(in, 0);
-    struct qf_lwrite_opts o;
-    struct qf_lwrite_plan *p;
-    struct qf_error e;
-    qf_lwrite_opts_init(&o);
-    o.layout = "bnb-nf4";
-    o.bits = 8;
-    ck_assert_int_eq(qf_lwrite_plan_new(m, &o, &p, &e), QF_EINVAL);
-    o.bits = 0;
-    o.sym = 0;
-    ck_assert_int_eq(qf_lwrite_plan_new(m, &o, &p, &e), QF_EINVAL);
-    o.sym = -1;
-    o.group_size = 96; /* not a power of two */
-    ck_assert_int_eq(qf_lwrite_plan_new(m, &o, &p, &e), QF_EINVAL);
-    o.group_size = 512; /* divides neither 384 nor 256: nothing to quantize */
-    ck_assert_int_eq(qf_lwrite_plan_new(m, &o, &p, &e), QF_EUNSUPPORTED);
-    o.group_size = 128; /* 384 and 256 hold blocks of 128 */
-    ck_assert_int_eq(qf_lwrite_plan_new(m, &o, &p, &e), QF_OK);
-    ck_assert_str_eq(qf_lwrite_plan_scheme(p), "bitsandbytes nf4 bs128");
-    qf_lwrite_plan_free(p);
+    for (size_t k = 0; k < sizeof c / sizeof c[0]; k++) {
+        struct qf_lwrite_opts o;
+        struct qf_lwrite_plan *p = NULL;
+        struct qf_error e;
+        qf_lwrite_opts_init(&o);
+        o.layout = c[k].layout;
+        o.bits = c[k].bits;
+        o.group_size = c[k].G;
+        o.sym = c[k].sym;
+        ck_assert_msg(qf_lwrite_plan_new(m, &o, &p, &e) == c[k].rc, "case %zu", k);
+        if (p)
+            ck_assert_str_eq(qf_lwrite_plan_scheme(p), "bitsandbytes nf4 bs128");
+        qf_lwrite_plan_free(p);
+    }
     qf_model_close(m);
     rm_tmp();
 }
@@ -372,12 +358,7 @@ END_TEST
 static void write_synth(const char *path, int type, float (*f)(uint64_t, uint64_t))
 {
     struct qf_error e;
-    struct qf_writer *w;
-    struct qf_writer_opts wo;
-    memset(&wo, 0, sizeof wo);
-    wo.keep_order = 1;
-    wo.no_fsync = 1;
-    ck_assert_msg(qf_writer_new("safetensors", path, &wo, &w, &e) == QF_OK, "%s", e.msg);
+    struct qf_writer *w = new_writer(path);
     uint64_t sh[2] = {8, 64}, sn[1] = {64};
     ck_assert_int_eq(qf_writer_add_tensor(w, "model.norm.weight", type, 1, sn, &e), QF_OK);
     ck_assert_int_eq(qf_writer_add_tensor(w, "model.layers.0.mlp.up_proj.weight", type, 2, sh, &e),
@@ -414,18 +395,29 @@ static float wave(uint64_t r, uint64_t k)
 
 static uint16_t le16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
 
-START_TEST(mlx_hand_worked)
+/* the synthetic model f in dtype type written as mlx (bits, G; 0 = defaults) into out, a new
+ * folder under a new tmpdir */
+static struct qf_lwrite_plan *mlx_run(int type, float (*f)(uint64_t, uint64_t), int bits,
+                                      int64_t G, char *out, size_t n, struct qf_model **m)
 {
     mk_tmp();
-    char in[600], out[600], p2[1024];
+    char in[600];
     snprintf(in, sizeof in, "%s/in.safetensors", tmpdir);
-    snprintf(out, sizeof out, "%s/out", tmpdir);
-    write_synth(in, QF_TYPE_F16, grid);
+    snprintf(out, n, "%s/out", tmpdir);
+    write_synth(in, type, f);
     struct qf_lwrite_opts o;
     qf_lwrite_opts_init(&o);
     o.layout = "mlx";
+    o.bits = bits;
+    o.group_size = G;
+    return run(in, out, &o, m);
+}
+
+START_TEST(mlx_hand_worked)
+{
+    char out[600], p2[1024];
     struct qf_model *m;
-    struct qf_lwrite_plan *p = run(in, out, &o, &m);
+    struct qf_lwrite_plan *p = mlx_run(QF_TYPE_F16, grid, 0, 0, out, sizeof out, &m);
     ck_assert_str_eq(qf_lwrite_plan_scheme(p), "mlx affine int4 g64");
     const struct qf_lwrite_item *it = qf_lwrite_plan_item(p, 1);
     ck_assert_int_eq(it->quantized, 1);
@@ -480,18 +472,9 @@ START_TEST(mlx_rule)
     static const struct { int bits, G, type; } c[] = {
         {4, 64, QF_TYPE_F16}, {8, 64, QF_TYPE_BF16}, {3, 32, QF_TYPE_F16}, {2, 32, QF_TYPE_BF16}};
     const int b = c[_i].bits, G = c[_i].G, type = c[_i].type;
-    mk_tmp();
-    char in[600], out[600], p2[1024];
-    snprintf(in, sizeof in, "%s/in.safetensors", tmpdir);
-    snprintf(out, sizeof out, "%s/out", tmpdir);
-    write_synth(in, type, wave);
-    struct qf_lwrite_opts o;
-    qf_lwrite_opts_init(&o);
-    o.layout = "mlx";
-    o.bits = b;
-    o.group_size = G;
+    char out[600], p2[1024];
     struct qf_model *m;
-    struct qf_lwrite_plan *p = run(in, out, &o, &m);
+    struct qf_lwrite_plan *p = mlx_run(type, wave, b, G, out, sizeof out, &m);
     const struct qf_lwrite_item *it = qf_lwrite_plan_item(p, 1);
     snprintf(p2, sizeof p2, "%s/model.safetensors", out);
     struct qf_model *a = open_path(p2, 0);
@@ -559,10 +542,9 @@ Suite *suite_lwrite2(void)
     tcase_set_timeout(tc, 60);
     tcase_add_loop_test(tc, ct_equals_llm_compressor, 0,
                         (int)(sizeof ct_cases / sizeof ct_cases[0]));
-    tcase_add_test(tc, ct_options);
     tcase_add_loop_test(tc, bnb_equals_bitsandbytes, 0,
                         (int)(sizeof bnb_cases / sizeof bnb_cases[0]));
-    tcase_add_test(tc, bnb_options);
+    tcase_add_test(tc, target_options);
     tcase_add_test(tc, mlx_hand_worked);
     tcase_add_loop_test(tc, mlx_rule, 0, 4);
     suite_add_tcase(s, tc);
