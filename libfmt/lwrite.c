@@ -1,10 +1,12 @@
-/* lwrite.c - writing quantized layouts (GPTQ, AWQ) as Hugging Face-style checkpoints.
+/* lwrite.c - writing quantized layouts (GPTQ, AWQ, compressed-tensors, bitsandbytes, MLX) as
+ * Hugging Face-style checkpoints.
  *
  * Structure (see qf/lwrite.h for the contract):
  *  - a target module (struct lw_mod) per output layout: option checks, the shapes it can
- *    hold, its tensors, chunk encoding, and its quantization_config. GPTQ and AWQ are here;
- *    another layout (bitsandbytes, compressed-tensors, MLX, FP8) is one more struct lw_mod
- *    built on its pure encoders, added to `mods`;
+ *    hold, its tensors, chunk encoding, and its quantization_config. GPTQ, AWQ,
+ *    compressed-tensors (ct-int4 / ct-int8 / ct-fp8), bitsandbytes (bnb-nf4 / bnb-fp4) and
+ *    MLX are here, the last three built on the pure encoders of formats/ctensors.c, bnb.c
+ *    and mlx.c; these take their scale dtype from the input (first_float_type);
  *  - lossless repack: when the input layer is already quantized in a form the target holds
  *    as it is (can_repack: same bits and groups, f16 scales; awq.md §4), its codes, zero points
  *    and scales are unpacked (qfi_*_unpack_*) and packed by the target module instead of

@@ -1,5 +1,11 @@
 /* qf/lwrite.h - writing a quantized layout: a Hugging Face-style checkpoint directory whose
- * linear layers are GPTQ or AWQ groups (qweight, qzeros, scales, g_idx).
+ * linear layers are GPTQ or AWQ groups (qweight, qzeros, scales, g_idx), compressed-tensors
+ * pack-quantized int4 / int8 or float-quantized FP8 E4M3 layers, bitsandbytes NF4 / FP4
+ * blocks (optionally double-quantized) or MLX affine groups, each with the config.json keys
+ * the producing tool writes (llm-compressor's quantization_config, transformers'
+ * BitsAndBytesConfig, mlx-lm's "quantization" and its copy). Encoding is round-to-nearest as
+ * those tools do it (llm-compressor's min/max observer, bitsandbytes' blockwise quantizer,
+ * mlx's affine quantizer); for the same float weights the tensors equal the tools' own.
  *
  *   qf_lwrite_plan_new(model, opts)   picks, for every logical tensor of the input (see
  *                                     qf/layout.h: a float model, or a GPTQ / AWQ checkpoint
