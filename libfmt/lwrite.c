@@ -935,20 +935,21 @@ static int write_vals(struct qf_writer *w, int type, const float *v, uint64_t n,
     return QF_OK;
 }
 
-/* The dtype of the first layer to be quantized when it is F16, BF16 or F32 (the dtype the
- * producing tools keep for scales), else F16. */
+static int is_linear(const char *name, const struct qf_ltensor *t);
+
+/* The dtype of the first linear layer when it is F16, BF16 or F32 (the dtype the producing
+ * tools keep for scales), a quantized layer's BF16 / F32 scales' dtype, else F16 (GGUF block
+ * types). */
 static int first_float_type(const struct qf_lwrite_plan *p)
 {
     for (size_t i = 0; i < qf_layout_n_tensors(p->l); i++) {
         const struct qf_ltensor *t = qf_layout_tensor(p->l, i);
-        if (t->n_dims != 2 || !t->parts[0])
+        if (!t->parts[0] || !is_linear(t->name, t))
             continue;
-        if (t->family == QF_LAYOUT_PLAIN && (t->parts[0]->type == QF_TYPE_BF16 ||
-                                             t->parts[0]->type == QF_TYPE_F32 ||
-                                             t->parts[0]->type == QF_TYPE_F16))
-            return t->parts[0]->type;
         if (t->family == QF_LAYOUT_PLAIN)
-            continue;
+            return t->parts[0]->type == QF_TYPE_BF16 || t->parts[0]->type == QF_TYPE_F32
+                       ? t->parts[0]->type
+                       : QF_TYPE_F16;
         const struct qf_tensor *sc = t->parts[QF_LPART_SCALES];
         if (sc && (sc->type == QF_TYPE_BF16 || sc->type == QF_TYPE_F32))
             return sc->type;
@@ -1279,7 +1280,9 @@ static int bnb_offset(const struct qf_lwrite_plan *p, const char *base, uint64_t
     uint64_t rows = (1u << 16) / in ? (1u << 16) / in : 1;
     float *w = malloc(rows * in * sizeof *w), *am = malloc(rows * ng * sizeof *am);
     uint8_t *q = malloc(rows * in);
-    int rc = t && w && am && q ? QF_OK : qfi_error(err, QF_ENOMEM, 0, NULL, -1, "out of memory");
+    int rc = !t ? qfi_error(err, QF_EINTERNAL, 0, NULL, -1, "'%s': not in the layout", nm)
+           : w && am && q ? QF_OK
+                          : qfi_error(err, QF_ENOMEM, 0, NULL, -1, "out of memory");
     double sum = 0.0;
     float code[16];
     qfi_bnb_code4(bnb_is_fp4(p), code);
