@@ -12,24 +12,11 @@
 
 #include "qf/qf.h"
 #include "qf/lwrite.h"
+#include "lw_tmp.h"
 
 Suite *suite_lwrite2(void);
 
-static char tmpdir[256];
-
-static void mk_tmp(void)
-{
-    snprintf(tmpdir, sizeof tmpdir, "%s/qf-lwrite2-XXXXXX",
-             getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
-}
-
-static void rm_tmp(void)
-{
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    ck_assert_int_eq(system(cmd), 0);
-}
+static void rm_tmp(void) { rm_tree(tmpdir); }
 
 static struct qf_model *open_path(const char *path, unsigned flags)
 {
@@ -39,22 +26,10 @@ static struct qf_model *open_path(const char *path, unsigned flags)
     return m;
 }
 
-static uint8_t *bytes_of(struct qf_model *m, const char *name, const struct qf_tensor **tp)
-{
-    struct qf_error e;
-    const struct qf_tensor *t = qf_model_find_tensor(m, name);
-    ck_assert_msg(t != NULL, "no tensor %s", name);
-    uint8_t *b = malloc(t->nbytes ? t->nbytes : 1);
-    ck_assert_int_eq(qf_model_read(m, t, 0, b, (size_t)t->nbytes, &e), QF_OK);
-    if (tp)
-        *tp = t;
-    return b;
-}
-
 static float *f32_of(struct qf_model *m, const char *name)
 {
     const struct qf_tensor *t;
-    uint8_t *b = bytes_of(m, name, &t);
+    uint8_t *b = read_all(m, name, &t);
     float *f = malloc(t->nelem * sizeof *f);
     ck_assert_int_eq(qf_dequantize(t->type, b, f, t->nelem), QF_OK);
     free(b);
@@ -97,7 +72,7 @@ static void write_input(const char *orig_dir, int type, char *in, size_t n)
     for (int k = 0; k < 2; k++) {
         const struct qf_tensor *t;
         snprintf(nm, sizeof nm, "%s.weight.orig", layers[k]);
-        uint8_t *b = bytes_of(o, nm, &t);
+        uint8_t *b = read_all(o, nm, &t);
         ck_assert_int_eq(t->type, type);
         ck_assert_int_eq(qf_writer_write(w, b, (size_t)t->nbytes, &e), QF_OK);
         free(b);
@@ -160,7 +135,7 @@ static void same_tensors(const char *dir, const char *fixture)
         if (n > 5 && !strcmp(tb->name + n - 5, ".bias"))
             continue;
         nb++;
-        uint8_t *da = bytes_of(ma, tb->name, &ta), *db = bytes_of(mb, tb->name, NULL);
+        uint8_t *da = read_all(ma, tb->name, &ta), *db = read_all(mb, tb->name, NULL);
         ck_assert_int_eq(ta->type, tb->type);
         ck_assert_int_eq(ta->n_dims, tb->n_dims);
         for (int d = 0; d < tb->n_dims; d++)
@@ -426,17 +401,15 @@ START_TEST(mlx_hand_worked)
     snprintf(p2, sizeof p2, "%s/model.safetensors", out);
     struct qf_model *a = open_path(p2, 0);
     const struct qf_tensor *t;
-    uint8_t *wq = bytes_of(a, "model.layers.0.mlp.up_proj.weight", &t);
+    uint8_t *wq = read_all(a, "model.layers.0.mlp.up_proj.weight", &t);
     ck_assert_int_eq(t->type, QF_TYPE_U32);
     ck_assert_uint_eq(t->shape[0], 8);
     ck_assert_uint_eq(t->shape[1], 8);
     for (int j = 0; j < 64; j++)
-        ck_assert_uint_eq((uint32_t)wq[4 * j] | (uint32_t)wq[4 * j + 1] << 8 |
-                              (uint32_t)wq[4 * j + 2] << 16 | (uint32_t)wq[4 * j + 3] << 24,
-                          j % 2 ? 0x01234567u : 0x89abcdefu);
-    uint8_t *sc = bytes_of(a, "model.layers.0.mlp.up_proj.scales", &t);
+        ck_assert_uint_eq(le32(wq + 4 * j), j % 2 ? 0x01234567u : 0x89abcdefu);
+    uint8_t *sc = read_all(a, "model.layers.0.mlp.up_proj.scales", &t);
     ck_assert_int_eq(t->type, QF_TYPE_F16);
-    uint8_t *bi = bytes_of(a, "model.layers.0.mlp.up_proj.biases", NULL);
+    uint8_t *bi = read_all(a, "model.layers.0.mlp.up_proj.biases", NULL);
     for (int r = 0; r < 8; r++) {
         ck_assert_uint_eq(le16(sc + 2 * r), 0xb800); /* -0.5 */
         ck_assert_uint_eq(le16(bi + 2 * r), 0x4780); /* 7.5 */
@@ -487,7 +460,7 @@ START_TEST(mlx_rule)
     float d[8 * 64];
     ck_assert_int_eq(qf_layout_dequantize(a, l, lt, 0, 8, d, &e), QF_OK);
     const struct qf_tensor *tw;
-    uint8_t *wq = bytes_of(a, "model.layers.0.mlp.up_proj.weight", &tw);
+    uint8_t *wq = read_all(a, "model.layers.0.mlp.up_proj.weight", &tw);
     ck_assert_uint_eq(tw->shape[1], 64 * (uint64_t)b / 32);
     float *s = f32_of(a, "model.layers.0.mlp.up_proj.scales");
     float *bs = f32_of(a, "model.layers.0.mlp.up_proj.biases");
@@ -500,9 +473,7 @@ START_TEST(mlx_rule)
             uint32_t q = 0;
             for (int t = 0; t < b; t++) { /* stream bit n = bit n % 32 of word n / 32 */
                 int n = k * b + t;
-                uint32_t word = (uint32_t)row[4 * (n / 32)] | (uint32_t)row[4 * (n / 32) + 1] << 8 |
-                                (uint32_t)row[4 * (n / 32) + 2] << 16 |
-                                (uint32_t)row[4 * (n / 32) + 3] << 24;
+                uint32_t word = le32(row + 4 * (n / 32));
                 q |= ((word >> (n % 32)) & 1u) << t;
             }
             float sv = s[r * ng + k / G], bv = bs[r * ng + k / G];
