@@ -358,12 +358,7 @@ struct wtensor {
 static void write_model(const char *path, const struct wtensor *t, int n)
 {
     struct qf_error e;
-    struct qf_writer *w;
-    struct qf_writer_opts o;
-    memset(&o, 0, sizeof o);
-    o.keep_order = 1;
-    o.no_fsync = 1;
-    ck_assert_msg(qf_writer_new("safetensors", path, &o, &w, &e) == QF_OK, "%s", e.msg);
+    struct qf_writer *w = lw_new_writer(path);
     for (int k = 0; k < n; k++)
         ck_assert_int_eq(qf_writer_add_tensor(w, t[k].name, t[k].type, t[k].n_dims, t[k].shape, &e),
                          QF_OK);

@@ -42,18 +42,6 @@ static const char *const layers[] = {"model.layers.0.mlp.down_proj",
                                      "model.layers.0.self_attn.k_proj"};
 static const uint64_t lout[] = {128, 64}, lin[] = {384, 256};
 
-static struct qf_writer *new_writer(const char *path)
-{
-    struct qf_error e;
-    struct qf_writer *w;
-    struct qf_writer_opts wo;
-    memset(&wo, 0, sizeof wo);
-    wo.keep_order = 1;
-    wo.no_fsync = 1;
-    ck_assert_msg(qf_writer_new("safetensors", path, &wo, &w, &e) == QF_OK, "%s", e.msg);
-    return w;
-}
-
 static void write_input(const char *orig_dir, int type, char *in, size_t n)
 {
     char path[512];
@@ -61,7 +49,7 @@ static void write_input(const char *orig_dir, int type, char *in, size_t n)
     struct qf_model *o = open_path(path, QF_OPEN_NO_CONFIG);
     snprintf(in, n, "%s/in-%s.safetensors", tmpdir, orig_dir);
     struct qf_error e;
-    struct qf_writer *w = new_writer(in);
+    struct qf_writer *w = lw_new_writer(in);
     char nm[256];
     for (int k = 0; k < 2; k++) {
         snprintf(nm, sizeof nm, "%s.weight", layers[k]);
@@ -333,7 +321,7 @@ END_TEST
 static void write_synth(const char *path, int type, float (*f)(uint64_t, uint64_t))
 {
     struct qf_error e;
-    struct qf_writer *w = new_writer(path);
+    struct qf_writer *w = lw_new_writer(path);
     uint64_t sh[2] = {8, 64}, sn[1] = {64};
     ck_assert_int_eq(qf_writer_add_tensor(w, "model.norm.weight", type, 1, sn, &e), QF_OK);
     ck_assert_int_eq(qf_writer_add_tensor(w, "model.layers.0.mlp.up_proj.weight", type, 2, sh, &e),

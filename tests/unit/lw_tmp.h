@@ -1,5 +1,6 @@
 /* lw_tmp.h - helpers of the layout writer suites (check_lwrite.c, check_lwrite_repack.c): a
- * temporary directory, its removal, little-endian words and whole tensors read back.
+ * temporary directory, its removal, little-endian words, whole tensors read back and a
+ * safetensors writer.
  * Header-only; one copy per suite file. */
 #ifndef QF_TEST_LW_TMP_H
 #define QF_TEST_LW_TMP_H
@@ -45,6 +46,19 @@ static inline uint8_t *read_all(struct qf_model *m, const char *name,
     if (tp)
         *tp = t;
     return b;
+}
+
+/* a safetensors writer into path keeping the declaration order, without fsync */
+static inline struct qf_writer *lw_new_writer(const char *path)
+{
+    struct qf_error e;
+    struct qf_writer *w;
+    struct qf_writer_opts o;
+    memset(&o, 0, sizeof o);
+    o.keep_order = 1;
+    o.no_fsync = 1;
+    ck_assert_msg(qf_writer_new("safetensors", path, &o, &w, &e) == QF_OK, "%s", e.msg);
+    return w;
 }
 
 #endif /* QF_TEST_LW_TMP_H */
