@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "qf/qf.h"
+#include "fx_open.h"
 #include "layout_int.h"
 #include "st_tmp.h"
 
@@ -49,16 +50,6 @@ static float *f32_of(struct qf_model *m, const char *layer, const char *part, ui
     return f;
 }
 
-static struct qf_model *open_fx(const char *dir, const char *file, unsigned flags)
-{
-    char p[256];
-    struct qf_error e;
-    struct qf_model *m;
-    snprintf(p, sizeof p, "fixtures/%s/%s", dir, file);
-    ck_assert_msg(qf_model_open(p, NULL, flags, &m, &e) == QF_OK, "%s: %s", p, e.msg);
-    return m;
-}
-
 /* ---------------------------------------------------------------------------------------
  * Fixtures (tests/fixtures/st-bnb-*, README there): reference.safetensors holds
  * "<layer>.weight.dequant", bitsandbytes' dequantize_4bit result (fp16 values, stored as F16);
@@ -80,8 +71,8 @@ START_TEST(fixture_reference)
     const struct bnb_case *c = &cases[_i];
     struct qf_error e;
     struct qf_layout *l;
-    struct qf_model *m = open_fx(c->dir, "model.safetensors", 0);
-    struct qf_model *r = open_fx(c->dir, "reference.safetensors", QF_OPEN_NO_CONFIG);
+    struct qf_model *m = fx_open(c->dir, "model.safetensors", 0);
+    struct qf_model *r = fx_open(c->dir, "reference.safetensors", QF_OPEN_NO_CONFIG);
     ck_assert_msg(qf_layout_scan(m, 0, &l, &e) == QF_OK, "%s", e.msg);
     ck_assert_str_eq(qf_layout_name(l), "bitsandbytes");
     ck_assert_uint_eq(qf_layout_n_tensors(l), 3);
@@ -157,8 +148,8 @@ static float json_offset(const uint8_t *qs, uint64_t n)
 START_TEST(encode_matches_fixture)
 {
     const struct bnb_case *c = &cases[_i];
-    struct qf_model *m = open_fx(c->dir, "model.safetensors", 0);
-    struct qf_model *o = open_fx("st-bnb-orig", "orig.safetensors", QF_OPEN_NO_CONFIG);
+    struct qf_model *m = fx_open(c->dir, "model.safetensors", 0);
+    struct qf_model *o = fx_open("st-bnb-orig", "orig.safetensors", QF_OPEN_NO_CONFIG);
     float code[16], dyn[256];
     qfi_bnb_code4(c->fp4, code);
     qfi_bnb_dynamic_map(dyn);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "qf/qf.h"
+#include "fx_open.h"
 #include "layout_int.h"
 
 Suite *suite_ctensors(void);
@@ -53,16 +54,6 @@ static float *tensor_f32(struct qf_model *m, const char *layer, const char *part
     return f;
 }
 
-static struct qf_model *open_st(const char *dir, const char *file, unsigned flags)
-{
-    char p[256];
-    struct qf_error e;
-    struct qf_model *m;
-    snprintf(p, sizeof p, "fixtures/%s/%s", dir, file);
-    ck_assert_msg(qf_model_open(p, NULL, flags, &m, &e) == QF_OK, "%s: %s", p, e.msg);
-    return m;
-}
-
 /* ---------------------------------------------------------------------------------------
  * Fixtures (tests/fixtures/st-ct-*, README there): reference.safetensors holds
  * "<layer>.weight.dequant", compressed-tensors' decompress_weight result (bf16 values, stored
@@ -99,8 +90,8 @@ START_TEST(fixture_reference)
     const struct ct_case *c = &cases[_i];
     struct qf_error e;
     struct qf_layout *l;
-    struct qf_model *m = open_st(c->dir, "model.safetensors", 0);
-    struct qf_model *r = open_st(c->dir, "reference.safetensors", QF_OPEN_NO_CONFIG);
+    struct qf_model *m = fx_open(c->dir, "model.safetensors", 0);
+    struct qf_model *r = fx_open(c->dir, "reference.safetensors", QF_OPEN_NO_CONFIG);
     ck_assert_msg(qf_layout_scan(m, 0, &l, &e) == QF_OK, "%s", e.msg);
     ck_assert_str_eq(qf_layout_name(l), "compressed-tensors");
     ck_assert_uint_eq(qf_layout_n_tensors(l), 3);
@@ -158,8 +149,8 @@ END_TEST
 START_TEST(encode_matches_fixture)
 {
     const struct ct_case *c = &cases[_i];
-    struct qf_model *m = open_st(c->dir, "model.safetensors", 0);
-    struct qf_model *o = open_st("st-ct-orig", "orig.safetensors", QF_OPEN_NO_CONFIG);
+    struct qf_model *m = fx_open(c->dir, "model.safetensors", 0);
+    struct qf_model *o = fx_open("st-ct-orig", "orig.safetensors", QF_OPEN_NO_CONFIG);
     for (int k = 0; k < 2; k++) {
         uint64_t O = lout[k], I = lin[k], G = c->G ? c->G : I, ng = I / G;
         char nm[256];
@@ -237,8 +228,8 @@ END_TEST
 START_TEST(gptq_v2_equivalence)
 {
     const struct ct_case *c = &cases[_i];
-    struct qf_model *m = open_st(c->dir, "model.safetensors", 0);
-    struct qf_model *r = open_st(c->dir, "reference.safetensors", QF_OPEN_NO_CONFIG);
+    struct qf_model *m = fx_open(c->dir, "model.safetensors", 0);
+    struct qf_model *r = fx_open(c->dir, "reference.safetensors", QF_OPEN_NO_CONFIG);
     for (int k = 0; k < 2; k++) {
         uint64_t O = lout[k], I = lin[k], G = c->G ? c->G : I, ng = I / G;
         uint8_t *fw = tensor_bytes(m, layers[k], "weight_packed", NULL);
